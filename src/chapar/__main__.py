@@ -1,0 +1,5 @@
+import sys
+
+from chapar.cli import main
+
+sys.exit(main())

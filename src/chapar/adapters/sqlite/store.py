@@ -1,0 +1,204 @@
+"""The embedded store: SQLite in WAL mode with one writer thread that group-commits.
+
+Why one writer: SQLite allows a single writer at a time, and a commit (an fsync with
+``synchronous=FULL``) costs far more than the statements before it. The writer takes every
+operation queued while the previous commit ran and commits them together, so the fsync is
+paid once per batch instead of once per message. Each operation runs inside its own
+SAVEPOINT so a failing one is rolled back alone. Callers are answered only after COMMIT
+returned: an acknowledged write is on disk.
+
+Reads run on a small pool of threads, each with its own connection (WAL lets them read a
+consistent snapshot while the writer writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from chapar.db.migrate import apply_migrations
+from chapar.errors import ChaparError, Unavailable
+from chapar.ports.store import Params, Row
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 512
+_STOP = object()
+
+
+class SqliteTx:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        return self._conn.execute(sql, params).rowcount
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        row: Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return self._conn.execute(sql, params).fetchall()
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
+_Job = tuple[Callable[[SqliteTx], Any], asyncio.Future[Any]]
+
+
+class SqliteStore:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> None:
+        if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA", "OFF"}:
+            raise ValueError(f"invalid sqlite synchronous mode {synchronous!r}")
+        self.path = path
+        self.synchronous = synchronous.upper()
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(apply_migrations, f"sqlite:///{self.path}")
+        conn = _connect(self.path, self.synchronous)
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
+        )
+        self._writer.start()
+
+    # -- writes -------------------------------------------------------------------------
+    async def write(self, fn: Callable[[SqliteTx], T]) -> T:
+        if self._closed or self._loop is None:
+            raise Unavailable("STORE_CLOSED", "the store is not open")
+        fut: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put((fn, fut))
+        return await fut
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        tx = SqliteTx(conn)
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            batch: list[_Job] = []
+            if first is _STOP:
+                break
+            batch.append(first)  # type: ignore[arg-type]
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            self._run_batch(conn, tx, batch)
+        conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, tx: SqliteTx, batch: list[_Job]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, fut in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    result = fn(tx)
+                except BaseException as e:  # the caller gets it; the batch goes on
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    outcomes.append((fut, None, e))
+                else:
+                    conn.execute("RELEASE op")
+                    outcomes.append((fut, result, None))
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            log.error("sqlite_commit_failed", error=str(e))
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            err = Unavailable("STORE_UNAVAILABLE", "the store failed to commit; retry")
+            outcomes = [(fut, None, err) for _, fut in batch]
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_settle, outcomes)
+
+    # -- reads --------------------------------------------------------------------------
+    def _reader_conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, self.synchronous)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    def _run_read(self, fn: Callable[[SqliteTx], T]) -> T:
+        conn = self._reader_conn()
+        conn.execute("BEGIN")
+        try:
+            return fn(SqliteTx(conn))
+        finally:
+            conn.execute("COMMIT")
+
+    async def read(self, fn: Callable[[SqliteTx], T]) -> T:
+        if self._closed or self._loop is None:
+            raise Unavailable("STORE_CLOSED", "the store is not open")
+        try:
+            return await self._loop.run_in_executor(self._readers, self._run_read, fn)
+        except sqlite3.Error as e:
+            log.error("sqlite_read_failed", error=str(e))
+            raise Unavailable("STORE_UNAVAILABLE", "the store failed to read; retry") from e
+
+    async def ping(self) -> bool:
+        try:
+            row = await self.read(lambda tx: tx.fetchone("SELECT 1"))
+        except ChaparError:
+            return False
+        return row == (1,)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.join)
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, result, err in outcomes:
+        if fut.done():  # the caller went away (cancelled); the write stands regardless
+            continue
+        if err is not None:
+            fut.set_exception(err)
+        else:
+            fut.set_result(result)

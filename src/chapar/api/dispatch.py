@@ -1,0 +1,136 @@
+"""One dispatcher behind both doors: find the method, validate params against its type,
+check authentication, call the service, and turn every outcome into an envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import structlog
+
+from chapar.errors import ChaparError, FloodWait, NotFound, Unauthorized
+from chapar.protocol import methods as m
+from chapar.protocol.envelope import ErrorBody, encode_error, encode_ok
+from chapar.services.auth import AuthContext, AuthService
+from chapar.services.messages import MessagesService
+from chapar.services.updates import UpdatesService
+from chapar.services.users import UsersService
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Call:
+    """Who is calling: the session (None before sign-in) and the address it came from."""
+
+    auth: AuthContext | None
+    ip: str
+    # Set by auth.signIn/signUp so a WebSocket can adopt the new session.
+    new_token: str | None = None
+
+
+Handler = Callable[[Call, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Services:
+    auth: AuthService
+    users: UsersService
+    messages: MessagesService
+    updates: UpdatesService
+
+
+def _need(call: Call) -> AuthContext:
+    if call.auth is None:
+        raise Unauthorized(
+            "AUTH_KEY_UNREGISTERED", "sign in first: send Authorization: Bearer <token>"
+        )
+    return call.auth
+
+
+def build_handlers(s: Services) -> dict[str, Handler]:
+    async def sign_in(c: Call, p: m.SignIn) -> m.Authorization:
+        r = await s.auth.sign_in(p, c.ip)
+        c.new_token = r.token
+        return r
+
+    async def sign_up(c: Call, p: m.SignUp) -> m.Authorization:
+        r = await s.auth.sign_up(p, c.ip)
+        c.new_token = r.token
+        return r
+
+    handlers: dict[str, Handler] = {
+        "auth.sendCode": lambda c, p: s.auth.send_code(p),
+        "auth.signIn": sign_in,
+        "auth.signUp": sign_up,
+        "auth.logOut": lambda c, p: s.auth.log_out(_need(c)),
+        "account.getAuthorizations": lambda c, p: s.auth.get_authorizations(_need(c)),
+        "account.resetAuthorization": lambda c, p: s.auth.reset_authorization(_need(c), p),
+        "account.updateProfile": lambda c, p: s.users.update_profile(_need(c), p),
+        "account.updateUsername": lambda c, p: s.users.update_username(_need(c), p),
+        "users.getFullUser": lambda c, p: s.users.get_full_user(_need(c), p),
+        "contacts.resolveUsername": lambda c, p: s.users.resolve_username(_need(c), p),
+        "contacts.importContacts": lambda c, p: s.users.import_contacts(_need(c), p),
+        "messages.sendMessage": lambda c, p: s.messages.send(_need(c), p),
+        "messages.getHistory": lambda c, p: s.messages.history(_need(c), p),
+        "messages.getDialogs": lambda c, p: s.messages.dialogs(_need(c), p),
+        "messages.readHistory": lambda c, p: s.messages.read_history(_need(c), p),
+        "messages.editMessage": lambda c, p: s.messages.edit(_need(c), p),
+        "messages.deleteMessages": lambda c, p: s.messages.delete(_need(c), p),
+        "messages.setTyping": lambda c, p: s.messages.set_typing(_need(c), p),
+        "updates.getState": lambda c, p: s.updates.get_state(_need(c)),
+        "updates.getDifference": lambda c, p: s.updates.get_difference(_need(c), p),
+    }
+    missing = set(m.METHODS) ^ set(handlers)
+    if missing:  # the table and the handlers must match exactly
+        raise RuntimeError(f"methods without handler or spec: {sorted(missing)}")
+    return handlers
+
+
+def error_body(e: ChaparError) -> ErrorBody:
+    retry = e.retry_after if isinstance(e, FloodWait) else None
+    return ErrorBody(code=e.code, type=e.type, message=e.message, retry_after=retry)
+
+
+INTERNAL = ErrorBody(code=500, type="INTERNAL", message="internal error; it was logged")
+
+
+class Dispatcher:
+    def __init__(self, services: Services) -> None:
+        self.handlers = build_handlers(services)
+        self._decoders = {
+            name: msgspec.json.Decoder(spec.params) for name, spec in m.METHODS.items()
+        }
+
+    def requires_auth(self, method: str) -> bool:
+        spec = m.METHODS.get(method)
+        return spec is not None and spec.auth
+
+    async def call(
+        self, method: str, params: bytes, call: Call, id: int | None = None
+    ) -> tuple[int, bytes]:
+        """Run a method; return (HTTP status, encoded answer). Never raises."""
+        try:
+            result = await self._call(method, params, call)
+        except ChaparError as e:
+            return e.code, encode_error(error_body(e), id)
+        except Exception:
+            log.exception("method_failed", method=method)
+            return 500, encode_error(INTERNAL, id)
+        return 200, encode_ok(result, id)
+
+    async def _call(self, method: str, params: bytes, call: Call) -> Any:
+        spec = m.METHODS.get(method)
+        if spec is None:
+            raise NotFound("METHOD_INVALID", f"unknown method {method[:64]!r}")
+        if spec.auth:
+            _need(call)
+        try:
+            p = self._decoders[method].decode(params or b"{}")
+        except msgspec.ValidationError as e:
+            raise ChaparError("INPUT_INVALID", f"invalid params: {e}") from e
+        except msgspec.DecodeError as e:
+            raise ChaparError("INPUT_INVALID", f"malformed JSON: {e}") from e
+        return await self.handlers[method](call, p)

@@ -1,0 +1,155 @@
+"""HTTP routes: POST /api/<method>, the WebSocket at /api/ws, health, OpenAPI and docs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from chapar.api.dispatch import Call, Dispatcher, error_body
+from chapar.api.openapi import build_openapi, docs_html
+from chapar.api.ws import WsRegistry, WsSession
+from chapar.config import Settings
+from chapar.errors import ChaparError, NotFound, PayloadTooLarge, Unauthorized
+from chapar.ports.bus import EventBus
+from chapar.ports.store import Store
+from chapar.protocol.envelope import encode_error
+from chapar.services.auth import AuthContext, AuthService
+
+JSON = "application/json"
+
+
+def _error(e: ChaparError) -> web.Response:
+    headers = {}
+    body = error_body(e)
+    if body.retry_after is not None:
+        headers["Retry-After"] = str(body.retry_after)
+    return web.Response(body=encode_error(body), status=e.code, content_type=JSON, headers=headers)
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("AUTH_KEY_INVALID", "use Authorization: Bearer <token>")
+    return token.strip()
+
+
+def _ip(request: web.Request) -> str:
+    return request.remote or ""
+
+
+class Routes:
+    def __init__(
+        self,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        auth: AuthService,
+        store: Store,
+        bus: EventBus,
+        registry: WsRegistry,
+    ) -> None:
+        self.s = settings
+        self.dispatcher = dispatcher
+        self.auth = auth
+        self.store = store
+        self.bus = bus
+        self.registry = registry
+        self.openapi = build_openapi()
+        self.docs = docs_html(self.openapi)
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/api/openapi.json", self.openapi_json)
+        app.router.add_get("/api/docs", self.api_docs)
+        app.router.add_get("/api/ws", self.websocket)
+        app.router.add_route("*", "/api/{method}", self.api_call)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        ok = await self.store.ping()
+        return web.json_response({"ok": ok, "store": ok}, status=200 if ok else 503)
+
+    async def openapi_json(self, request: web.Request) -> web.Response:
+        return web.json_response(self.openapi)
+
+    async def api_docs(self, request: web.Request) -> web.Response:
+        return web.Response(text=self.docs, content_type="text/html")
+
+    async def _authenticate(self, token: str | None) -> AuthContext | None:
+        return None if token is None else await self.auth.resolve_token(token)
+
+    async def api_call(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            if request.method != "POST":
+                if method in self.dispatcher.handlers:
+                    raise ChaparError("HTTP_METHOD_INVALID", "call API methods with POST")
+                raise NotFound("METHOD_INVALID", f"unknown method {method[:64]!r}")
+            if (
+                request.content_length is not None
+                and request.content_length > self.s.max_body_bytes
+            ):
+                raise PayloadTooLarge(
+                    "BODY_TOO_LARGE", f"a body holds at most {self.s.max_body_bytes} bytes"
+                )
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge as e:
+                raise PayloadTooLarge(
+                    "BODY_TOO_LARGE", f"a body holds at most {self.s.max_body_bytes} bytes"
+                ) from e
+            token = _bearer(request)
+            auth = None
+            if token is not None or self.dispatcher.requires_auth(method):
+                auth = await self._authenticate(token)
+        except ChaparError as e:
+            return _error(e)
+        status, answer = await self.dispatcher.call(method, body, Call(auth=auth, ip=_ip(request)))
+        return web.Response(body=answer, status=status, content_type=JSON)
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        try:
+            token = _bearer(request) or request.query.get("token") or None
+            auth = await self._authenticate(token)
+        except ChaparError as e:
+            return _error(e)
+        # aiohttp's own limit closes the socket; ours (smaller) answers with an error frame.
+        ws = web.WebSocketResponse(
+            heartbeat=30, compress=False, max_msg_size=self.s.max_frame_bytes * 4, decode_text=False
+        )
+        await ws.prepare(request)
+        session = WsSession(
+            ws,
+            self.dispatcher,
+            self.bus,
+            self.auth,
+            self.registry,
+            _ip(request),
+            self.s.max_frame_bytes,
+            self.s.ws_send_queue,
+        )
+        if auth is not None:
+            session.bind(auth)
+        await session.run()
+        return ws
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer aiohttp's own errors (unknown path, bad request line…) with the envelope on /api."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if not request.path.startswith("/api") or e.status < 400:
+            raise
+        kind = {404: "NOT_FOUND", 405: "HTTP_METHOD_INVALID", 413: "BODY_TOO_LARGE"}.get(
+            e.status, "BAD_REQUEST"
+        )
+        err = ChaparError(kind, e.reason)
+        err.code = e.status
+        return _error(err)

@@ -1,0 +1,177 @@
+"""A WebSocket session: requests as {id, method, params} text frames, answered by frames
+with the same id, and pushes ({updates: [...]}) for the signed-in user.
+
+Why a bounded queue for everything sent: a client that stops reading must not make the
+server hold unbounded memory or slow anyone else; past ``ws_send_queue`` frames it is
+disconnected (close code 4008) and recovers from the log when it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import msgspec
+import structlog
+from aiohttp import WSMsgType, web
+
+from chapar.api.dispatch import Call, Dispatcher
+from chapar.errors import ChaparError, PayloadTooLarge
+from chapar.protocol.envelope import ErrorBody, decode_request, encode_error
+from chapar.services.auth import AuthContext, AuthService
+from chapar.services.deps import user_topic
+
+if TYPE_CHECKING:
+    from chapar.ports.bus import EventBus, Subscription
+
+log = structlog.get_logger(__name__)
+
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_REVOKED = 4401
+MAX_IN_FLIGHT = 64
+
+
+class WsRegistry:
+    """The live sessions of this node, to close them when their token is revoked."""
+
+    def __init__(self) -> None:
+        self.by_session: dict[int, set[WsSession]] = {}
+        self.all: set[WsSession] = set()
+
+    def add(self, s: WsSession) -> None:
+        self.all.add(s)
+
+    def bind(self, s: WsSession, session_id: int) -> None:
+        self.by_session.setdefault(session_id, set()).add(s)
+
+    def remove(self, s: WsSession) -> None:
+        self.all.discard(s)
+        if s.auth is not None:
+            group = self.by_session.get(s.auth.session_id)
+            if group is not None:
+                group.discard(s)
+                if not group:
+                    del self.by_session[s.auth.session_id]
+
+    def revoke(self, session_id: int) -> None:
+        for s in tuple(self.by_session.get(session_id, ())):
+            s.close_soon(CLOSE_REVOKED, "session revoked")
+
+
+class WsSession:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        dispatcher: Dispatcher,
+        bus: EventBus,
+        auth_service: AuthService,
+        registry: WsRegistry,
+        ip: str,
+        max_frame: int,
+        queue_size: int,
+    ) -> None:
+        self.ws = ws
+        self.dispatcher = dispatcher
+        self.bus = bus
+        self.auth_service = auth_service
+        self.registry = registry
+        self.ip = ip
+        self.max_frame = max_frame
+        self.auth: AuthContext | None = None
+        self._sub: Subscription | None = None
+        self._out: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    def bind(self, auth: AuthContext) -> None:
+        """Attach the session to a user: from now on their updates are pushed here."""
+        if self.auth is not None:
+            return
+        self.auth = auth
+        self.registry.bind(self, auth.session_id)
+        self._sub = self.bus.subscribe(user_topic(auth.user_id), self._on_push)
+
+    def _on_push(self, _topic: str, payload: bytes) -> None:
+        self.send(payload)
+
+    def send(self, frame: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            self._out.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("ws_slow_consumer", user_id=self.auth.user_id if self.auth else None)
+            self.close_soon(CLOSE_SLOW_CONSUMER, "too slow: reconnect and fetch the difference")
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        task = asyncio.get_running_loop().create_task(self._close(code, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _close(self, code: int, reason: str) -> None:
+        await self.ws.close(code=code, message=reason.encode())
+
+    async def _writer(self) -> None:
+        try:
+            while True:
+                frame = await self._out.get()
+                if frame is None:
+                    return
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError):
+            return  # the peer went away; the reader loop notices too
+
+    async def run(self) -> None:
+        self.registry.add(self)
+        writer = asyncio.get_running_loop().create_task(self._writer())
+        try:
+            async for msg in self.ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await self._in_flight.acquire()
+                    task = asyncio.get_running_loop().create_task(self._handle(msg.data))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._closing = True
+            if self._sub is not None:
+                self._sub.close()
+            self.registry.remove(self)
+            for t in tuple(self._tasks):
+                t.cancel()
+            with contextlib.suppress(asyncio.QueueFull):
+                self._out.put_nowait(None)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._in_flight.release()
+
+    async def _handle(self, data: bytes | str) -> None:
+        raw = data.encode() if isinstance(data, str) else data
+        if len(raw) > self.max_frame:
+            err = PayloadTooLarge(
+                "FRAME_TOO_LARGE", f"a frame holds at most {self.max_frame} bytes"
+            )
+            self.send(encode_error(ErrorBody(err.code, err.type, err.message)))
+            return
+        try:
+            req = decode_request(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            err2 = ChaparError("INPUT_INVALID", f"malformed frame: {e}")
+            self.send(encode_error(ErrorBody(err2.code, err2.type, err2.message)))
+            return
+        call = Call(auth=self.auth, ip=self.ip)
+        _status, answer = await self.dispatcher.call(req.method, bytes(req.params), call, req.id)
+        if call.new_token is not None and self.auth is None:
+            with contextlib.suppress(ChaparError):
+                self.bind(await self.auth_service.resolve_token(call.new_token))
+        self.send(answer)

@@ -1,0 +1,111 @@
+"""The composition root: reads settings, builds the adapters, hands them to the services,
+and serves the doors. The only module that knows which adapter serves which port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+from chapar.adapters.memory.bus import MemoryBus
+from chapar.adapters.sms.console import ConsoleSms
+from chapar.adapters.sqlite.store import SqliteStore
+from chapar.api.dispatch import Dispatcher, Services
+from chapar.api.http import Routes, error_middleware
+from chapar.api.ws import WsRegistry
+from chapar.config import Settings
+from chapar.ports.clock import Clock, Random, SystemClock, SystemRandom
+from chapar.services.auth import AuthService
+from chapar.services.deps import SESSIONS_TOPIC, Deps
+from chapar.services.messages import MessagesService
+from chapar.services.updates import UpdatesService
+from chapar.services.users import UsersService
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Chapar:
+    settings: Settings
+    deps: Deps
+    services: Services
+    web_app: web.Application
+    registry: WsRegistry
+    store: SqliteStore
+    bus: MemoryBus
+
+
+async def build(
+    settings: Settings, clock: Clock | None = None, random: Random | None = None
+) -> Chapar:
+    if settings.sms_gateway != "console":
+        raise ValueError(f"unknown sms_gateway {settings.sms_gateway!r}; available: console")
+    store = SqliteStore(settings.sqlite_path(), synchronous=settings.sqlite_synchronous)
+    await store.open()
+    bus = MemoryBus()
+    sms = ConsoleSms(settings.data_path / "sms-outbox.jsonl")
+    deps = Deps(settings, store, bus, sms, clock or SystemClock(), random or SystemRandom())
+    services = Services(
+        auth=AuthService(deps),
+        users=UsersService(deps),
+        messages=MessagesService(deps),
+        updates=UpdatesService(deps),
+    )
+    registry = WsRegistry()
+
+    def on_revoked(_topic: str, payload: bytes) -> None:
+        sid = int(payload)
+        services.auth.forget_session(sid)
+        registry.revoke(sid)
+
+    bus.subscribe(SESSIONS_TOPIC, on_revoked)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    Routes(settings, Dispatcher(services), services.auth, store, bus, registry).add_to(app)
+    return Chapar(settings, deps, services, app, registry, store, bus)
+
+
+async def close(c: Chapar) -> None:
+    await c.bus.close()
+    await c.store.close()
+
+
+async def drain(c: Chapar) -> None:
+    """Tell every WebSocket client to reconnect elsewhere (1001 going away)."""
+    for s in tuple(c.registry.all):
+        with contextlib.suppress(Exception):
+            await s.ws.close(code=1001, message=b"server shutting down")
+
+
+def log_access(settings: Settings) -> logging.Logger | None:
+    # Off by default: a line per request costs more than the request on the hot path.
+    return logging.getLogger("aiohttp.access") if settings.access_log else None
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then drain connections and close the store cleanly."""
+    c = await build(settings)
+    runner = web.AppRunner(
+        c.web_app,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        handle_signals=False,
+        access_log=log_access(settings),
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    await site.start()
+    log.info("serving", host=settings.host, port=settings.port, data_dir=settings.data_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("draining", connections=len(c.registry.all))
+    await drain(c)
+    await runner.cleanup()
+    await close(c)
+    log.info("stopped")

@@ -1,0 +1,96 @@
+"""Settings: defaults, then an optional TOML file, then ``CHAPAR_*`` environment variables,
+then command-line flags (each later source wins).
+
+Every field of :class:`Settings` is one setting; its environment variable is the field name
+upper-cased with a ``CHAPAR_`` prefix and the TOML key is the field name itself.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ENV_PREFIX = "CHAPAR_"
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = "./data"
+    # "sqlite" (embedded default, a file in data_dir) or an explicit sqlite:///path URL.
+    database_url: str = ""
+    # FULL survives power loss; NORMAL survives a killed process (WAL mode) and is faster.
+    sqlite_synchronous: str = "FULL"
+    # The region used to read national phone numbers such as 09121234567.
+    default_region: str = "IR"
+    # console: log each SMS and append it to <data_dir>/sms-outbox.jsonl.
+    sms_gateway: str = "console"
+    code_ttl_seconds: int = 300
+    code_max_attempts: int = 5
+    code_resend_seconds: int = 60
+    # Reserved test numbers (off by default): +99966XXXXXX numbers sign in with test_code
+    # and send no SMS. Only for development and load tests.
+    test_numbers: bool = False
+    test_number_prefix: str = "+99966"
+    test_code: str = "222222"
+    max_body_bytes: int = 1_048_576
+    max_frame_bytes: int = 262_144
+    max_message_length: int = 4096
+    difference_limit: int = 1000
+    long_poll_max_seconds: int = 30
+    # Pushes buffered for one WebSocket before the slow consumer is disconnected.
+    ws_send_queue: int = 4096
+    log_level: str = "info"
+    log_json: bool = False
+    access_log: bool = False
+    shutdown_timeout_seconds: float = 10.0
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    def sqlite_path(self) -> Path:
+        url = self.database_url
+        if not url or url == "sqlite":
+            return self.data_path / "chapar.sqlite3"
+        if url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///"))
+        raise ValueError(f"unsupported database_url {url!r}; use sqlite:///<path>")
+
+
+def field_names() -> tuple[str, ...]:
+    return Settings.__struct_fields__
+
+
+def field_defaults() -> dict[str, Any]:
+    d = Settings()
+    return {name: getattr(d, name) for name in field_names()}
+
+
+def load_settings(
+    toml_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge the sources and validate the result; raise ``ValueError`` with a clear reason."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    path = toml_path or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        with open(path, "rb") as f:
+            raw.update(tomllib.load(f))
+    for name in field_names():
+        value = env.get(ENV_PREFIX + name.upper())
+        if value is not None:
+            raw[name] = value
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        # strict=False lets "8080" from the environment become an int, "true" a bool.
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as e:
+        raise ValueError(f"invalid settings: {e}") from e

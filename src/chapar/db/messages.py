@@ -1,0 +1,243 @@
+"""Private messages: each side owns a copy in its own box (fan-out on write), linked by
+peer_msg_id. Ids are per owner, so a user can only ever name messages of their own box."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chapar.ports.store import Row, Tx
+from chapar.protocol.types import Message, Peer
+
+COLS = "owner_id, id, peer_id, from_id, out, text, date, edit_date, reply_to_id, peer_msg_id, pts"
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    owner_id: int
+    id: int
+    peer_id: int
+    from_id: int
+    out: bool
+    text: str
+    date: int
+    edit_date: int | None
+    reply_to_id: int | None
+    peer_msg_id: int | None
+    pts: int
+
+    def to_wire(self) -> Message:
+        return Message(
+            id=self.id,
+            peer=Peer(user_id=self.peer_id),
+            from_id=self.from_id,
+            out=self.out,
+            text=self.text,
+            date=self.date,
+            edit_date=self.edit_date,
+            reply_to=self.reply_to_id,
+        )
+
+
+def _row(r: Row) -> MessageRow:
+    return MessageRow(
+        int(r[0]),
+        int(r[1]),
+        int(r[2]),
+        int(r[3]),
+        bool(r[4]),
+        r[5],
+        int(r[6]),
+        r[7],
+        r[8],
+        r[9],
+        int(r[10]),
+    )
+
+
+def by_random_id(tx: Tx, owner_id: int, random_id: int) -> MessageRow | None:
+    r = tx.fetchone(
+        f"SELECT {COLS} FROM messages WHERE owner_id = ? AND random_id = ?", (owner_id, random_id)
+    )
+    return _row(r) if r else None
+
+
+def get(tx: Tx, owner_id: int, msg_id: int) -> MessageRow | None:
+    r = tx.fetchone(
+        f"SELECT {COLS} FROM messages WHERE owner_id = ? AND id = ?", (owner_id, msg_id)
+    )
+    return _row(r) if r else None
+
+
+def get_many(tx: Tx, owner_id: int, ids: list[int]) -> list[MessageRow]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = tx.fetchall(
+        f"SELECT {COLS} FROM messages WHERE owner_id = ? AND id IN ({marks})", (owner_id, *ids)
+    )
+    return [_row(r) for r in rows]
+
+
+def allocate(tx: Tx, user_id: int) -> tuple[int, int]:
+    """Take the user's next pts and next message id in one statement."""
+    r = tx.fetchone(
+        "UPDATE users SET pts = pts + 1, last_msg_id = last_msg_id + 1 WHERE id = ?"
+        " RETURNING pts, last_msg_id",
+        (user_id,),
+    )
+    assert r is not None
+    return int(r[0]), int(r[1])
+
+
+def insert(tx: Tx, m: MessageRow, random_id: int | None) -> None:
+    tx.execute(
+        "INSERT INTO messages (owner_id, id, peer_id, from_id, out, text, date, edit_date,"
+        " reply_to_id, random_id, peer_msg_id, pts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            m.owner_id,
+            m.id,
+            m.peer_id,
+            m.from_id,
+            int(m.out),
+            m.text,
+            m.date,
+            m.edit_date,
+            m.reply_to_id,
+            random_id,
+            m.peer_msg_id,
+            m.pts,
+        ),
+    )
+
+
+def set_text(tx: Tx, owner_id: int, msg_id: int, text: str, edit_date: int) -> None:
+    tx.execute(
+        "UPDATE messages SET text = ?, edit_date = ? WHERE owner_id = ? AND id = ?",
+        (text, edit_date, owner_id, msg_id),
+    )
+
+
+def delete(tx: Tx, owner_id: int, ids: list[int]) -> None:
+    marks = ",".join("?" * len(ids))
+    tx.execute(f"DELETE FROM messages WHERE owner_id = ? AND id IN ({marks})", (owner_id, *ids))
+
+
+def history(
+    tx: Tx, owner_id: int, peer_id: int, offset_id: int, add_offset: int, limit: int
+) -> list[MessageRow]:
+    """Telegram's paging: messages below offset_id (0: from the newest), newest first,
+    skipping add_offset; a negative add_offset also returns that many at or above offset_id."""
+    newer: list[Row] = []
+    if add_offset < 0 and offset_id > 0:
+        newer = tx.fetchall(
+            f"SELECT {COLS} FROM messages WHERE owner_id = ? AND peer_id = ? AND id >= ?"
+            " ORDER BY id ASC LIMIT ?",
+            (owner_id, peer_id, offset_id, -add_offset),
+        )
+        newer.reverse()
+    older_limit = limit - len(newer) if add_offset < 0 else limit
+    upper = offset_id if offset_id > 0 else 2**63 - 1
+    older = tx.fetchall(
+        f"SELECT {COLS} FROM messages WHERE owner_id = ? AND peer_id = ? AND id < ?"
+        " ORDER BY id DESC LIMIT ? OFFSET ?",
+        (owner_id, peer_id, upper, max(older_limit, 0), max(add_offset, 0)),
+    )
+    return [_row(r) for r in newer + older]
+
+
+def count(tx: Tx, owner_id: int, peer_id: int) -> int:
+    r = tx.fetchone(
+        "SELECT COUNT(*) FROM messages WHERE owner_id = ? AND peer_id = ?", (owner_id, peer_id)
+    )
+    return int(r[0]) if r else 0
+
+
+# -- dialogs ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DialogRow:
+    peer_id: int
+    top_message: int
+    read_inbox_max_id: int
+    read_outbox_max_id: int
+    unread_count: int
+
+
+DIALOG_COLS = "peer_id, top_message, read_inbox_max_id, read_outbox_max_id, unread_count"
+
+
+def _dialog(r: Row) -> DialogRow:
+    return DialogRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]))
+
+
+def bump_dialog(tx: Tx, user_id: int, peer_id: int, top_message: int, unread_inc: int) -> None:
+    tx.execute(
+        "INSERT INTO dialogs (user_id, peer_id, top_message, unread_count) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (user_id, peer_id) DO UPDATE SET top_message = excluded.top_message,"
+        " unread_count = dialogs.unread_count + excluded.unread_count",
+        (user_id, peer_id, top_message, unread_inc),
+    )
+
+
+def get_dialog(tx: Tx, user_id: int, peer_id: int) -> DialogRow | None:
+    r = tx.fetchone(
+        f"SELECT {DIALOG_COLS} FROM dialogs WHERE user_id = ? AND peer_id = ?", (user_id, peer_id)
+    )
+    return _dialog(r) if r else None
+
+
+def list_dialogs(tx: Tx, user_id: int, offset_id: int, limit: int) -> list[DialogRow]:
+    upper = offset_id if offset_id > 0 else 2**63 - 1
+    rows = tx.fetchall(
+        f"SELECT {DIALOG_COLS} FROM dialogs WHERE user_id = ? AND top_message < ?"
+        " ORDER BY top_message DESC LIMIT ?",
+        (user_id, upper, limit),
+    )
+    return [_dialog(r) for r in rows]
+
+
+def count_unread(tx: Tx, user_id: int, peer_id: int, after_id: int) -> int:
+    r = tx.fetchone(
+        "SELECT COUNT(*) FROM messages WHERE owner_id = ? AND peer_id = ? AND out = 0 AND id > ?",
+        (user_id, peer_id, after_id),
+    )
+    return int(r[0]) if r else 0
+
+
+def set_read_inbox(tx: Tx, user_id: int, peer_id: int, max_id: int, unread: int) -> None:
+    tx.execute(
+        "UPDATE dialogs SET read_inbox_max_id = ?, unread_count = ? WHERE user_id = ? AND peer_id = ?",
+        (max_id, unread, user_id, peer_id),
+    )
+
+
+def set_read_outbox(tx: Tx, user_id: int, peer_id: int, max_id: int) -> None:
+    tx.execute(
+        "UPDATE dialogs SET read_outbox_max_id = ? WHERE user_id = ? AND peer_id = ?",
+        (max_id, user_id, peer_id),
+    )
+
+
+def max_peer_copy_read(tx: Tx, user_id: int, peer_id: int, max_id: int) -> int | None:
+    """The highest id in the peer's box of the messages this user has now read."""
+    r = tx.fetchone(
+        "SELECT MAX(peer_msg_id) FROM messages WHERE owner_id = ? AND peer_id = ? AND out = 0 AND id <= ?",
+        (user_id, peer_id, max_id),
+    )
+    return int(r[0]) if r and r[0] is not None else None
+
+
+def refresh_dialog(tx: Tx, user_id: int, peer_id: int) -> None:
+    """After deletions: new top message and unread count; drop the dialog when empty."""
+    r = tx.fetchone(
+        "SELECT MAX(id) FROM messages WHERE owner_id = ? AND peer_id = ?", (user_id, peer_id)
+    )
+    top = r[0] if r else None
+    if top is None:
+        tx.execute("DELETE FROM dialogs WHERE user_id = ? AND peer_id = ?", (user_id, peer_id))
+        return
+    d = get_dialog(tx, user_id, peer_id)
+    read_in = d.read_inbox_max_id if d else 0
+    tx.execute(
+        "UPDATE dialogs SET top_message = ?, unread_count = ? WHERE user_id = ? AND peer_id = ?",
+        (int(top), count_unread(tx, user_id, peer_id, read_in), user_id, peer_id),
+    )

@@ -1,0 +1,1 @@
+"""Interfaces the services speak to; adapters/ implement them (see docs/architecture.md)."""

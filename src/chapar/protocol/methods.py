@@ -1,0 +1,253 @@
+"""The method table: every API method, defined once with its typed parameters and result.
+
+The HTTP and WebSocket doors validate requests against these types, the OpenAPI document is
+generated from them, and the client library uses them to decode results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from chapar.protocol.types import Id, Int64, Message, Peer, State, TypingAction, Update, User
+
+Str64 = Annotated[str, msgspec.Meta(max_length=64)]
+Str256 = Annotated[str, msgspec.Meta(max_length=256)]
+Name = Annotated[str, msgspec.Meta(max_length=64)]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Empty(Params):
+    pass
+
+
+# -- auth -------------------------------------------------------------------------------
+class SendCode(Params):
+    phone: Str64
+
+
+class SentCode(msgspec.Struct):
+    phone_code_hash: str
+    type: Literal["sms", "app", "call"]
+    next_type: Literal["sms", "app", "call"] | None
+    timeout: int
+
+
+class SignIn(Params):
+    phone: Str64
+    phone_code_hash: Str256
+    code: Str64
+    device: Str256 = ""
+    app: Str256 = ""
+
+
+class SignUp(SignIn, kw_only=True):
+    first_name: Name
+    last_name: Name = ""
+
+
+class Authorization(msgspec.Struct):
+    token: str
+    user: User
+
+
+class AuthorizationInfo(msgspec.Struct):
+    id: int
+    device: str
+    app: str
+    ip: str
+    created_at: int
+    active_at: int
+    current: bool
+
+
+class Authorizations(msgspec.Struct):
+    authorizations: list[AuthorizationInfo]
+
+
+class ResetAuthorization(Params):
+    id: Id
+
+
+# -- users and contacts -----------------------------------------------------------------
+class GetFullUser(Params):
+    user_id: Id
+
+
+class UserFull(msgspec.Struct):
+    user: User
+    about: str
+
+
+class UpdateProfile(Params):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    about: Annotated[str, msgspec.Meta(max_length=140)] | None = None
+
+
+class UpdateUsername(Params):
+    username: Str64
+
+
+class ResolveUsername(Params):
+    username: Str64
+
+
+class ResolvedPeer(msgspec.Struct):
+    peer: Peer
+    user: User
+
+
+class InputContact(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    phone: Str64
+    first_name: Name = ""
+    last_name: Name = ""
+
+
+class ImportContacts(Params):
+    contacts: Annotated[list[InputContact], msgspec.Meta(max_length=500)]
+
+
+class ImportedContact(msgspec.Struct):
+    phone: str
+    user_id: int
+
+
+class ImportedContacts(msgspec.Struct):
+    imported: list[ImportedContact]
+    users: list[User]
+
+
+# -- messages ---------------------------------------------------------------------------
+class SendMessage(Params):
+    peer: Peer
+    text: str
+    random_id: Int64
+    reply_to: Id | None = None
+
+
+class SentMessage(msgspec.Struct):
+    message: Message
+    pts: int
+
+
+class GetHistory(Params):
+    peer: Peer
+    offset_id: Annotated[int, msgspec.Meta(ge=0)] = 0
+    add_offset: Annotated[int, msgspec.Meta(ge=-100, le=10_000)] = 0
+    limit: Limit = 50
+
+
+class History(msgspec.Struct):
+    messages: list[Message]
+    users: list[User]
+    count: int
+
+
+class GetDialogs(Params):
+    offset_id: Annotated[int, msgspec.Meta(ge=0)] = 0
+    limit: Limit = 100
+
+
+class Dialog(msgspec.Struct):
+    peer: Peer
+    top_message: int
+    read_inbox_max_id: int
+    read_outbox_max_id: int
+    unread_count: int
+
+
+class Dialogs(msgspec.Struct):
+    dialogs: list[Dialog]
+    messages: list[Message]
+    users: list[User]
+    state: State
+
+
+class ReadHistory(Params):
+    peer: Peer
+    max_id: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class AffectedMessages(msgspec.Struct):
+    pts: int
+    pts_count: int
+
+
+class EditMessage(Params):
+    peer: Peer
+    id: Id
+    text: str
+
+
+class DeleteMessages(Params):
+    id: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=100)]
+    revoke: bool = False
+
+
+class SetTyping(Params):
+    peer: Peer
+    action: TypingAction = "typing"
+
+
+# -- updates ----------------------------------------------------------------------------
+class GetDifference(Params):
+    pts: Annotated[int, msgspec.Meta(ge=0)]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1000
+    # Long poll: wait up to this many seconds for something new when nothing is pending.
+    timeout: Annotated[float, msgspec.Meta(ge=0, le=300)] = 0
+
+
+class Difference(msgspec.Struct):
+    updates: list[Update]
+    state: State
+    # True when more updates remain after state.pts: call again from there.
+    slice: bool
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    params: type[Params]
+    result: Any
+    summary: str
+    auth: bool = True
+
+
+def _spec(
+    name: str, params: type[Params], result: Any, summary: str, auth: bool = True
+) -> MethodSpec:
+    return MethodSpec(name, params, result, summary, auth)
+
+
+METHODS: dict[str, MethodSpec] = {
+    s.name: s
+    for s in [
+        _spec("auth.sendCode", SendCode, SentCode, "Send a sign-in code to a phone number.", False),
+        _spec("auth.signIn", SignIn, Authorization, "Sign in with the code.", False),
+        _spec("auth.signUp", SignUp, Authorization, "Create the account for a new number.", False),
+        _spec("auth.logOut", Empty, bool, "End the current session."),
+        _spec("account.getAuthorizations", Empty, Authorizations, "List the user's sessions."),
+        _spec("account.resetAuthorization", ResetAuthorization, bool, "End one session."),
+        _spec("account.updateProfile", UpdateProfile, User, "Change name or bio."),
+        _spec("account.updateUsername", UpdateUsername, User, "Set or clear ('') username."),
+        _spec("users.getFullUser", GetFullUser, UserFull, "A user's profile."),
+        _spec("contacts.resolveUsername", ResolveUsername, ResolvedPeer, "Find by username."),
+        _spec("contacts.importContacts", ImportContacts, ImportedContacts, "Add by phone."),
+        _spec("messages.sendMessage", SendMessage, SentMessage, "Send a text message."),
+        _spec("messages.getHistory", GetHistory, History, "A page of a chat's history."),
+        _spec("messages.getDialogs", GetDialogs, Dialogs, "Chats, most recent first."),
+        _spec("messages.readHistory", ReadHistory, AffectedMessages, "Mark as read."),
+        _spec("messages.editMessage", EditMessage, SentMessage, "Edit an own message."),
+        _spec("messages.deleteMessages", DeleteMessages, AffectedMessages, "Delete messages."),
+        _spec("messages.setTyping", SetTyping, bool, "Tell the peer you are typing."),
+        _spec("updates.getState", Empty, State, "The head of the user's update log."),
+        _spec("updates.getDifference", GetDifference, Difference, "Updates after a pts."),
+    ]
+}

@@ -1,0 +1,233 @@
+"""Private chats: send, history, dialogs, read receipts, edit, delete, typing.
+
+Every change is written with its updates to the users' logs in one transaction (db.log),
+then pushed (Deps.push). See docs/architecture.md, "Delivery".
+"""
+
+from __future__ import annotations
+
+from chapar.db import log
+from chapar.db import messages as db
+from chapar.db import users as users_db
+from chapar.domain import text as texts
+from chapar.errors import BadRequest, Forbidden
+from chapar.ports.store import Tx
+from chapar.protocol import methods as m
+from chapar.protocol.envelope import encode_push
+from chapar.protocol.types import (
+    Peer,
+    State,
+    UpdateDeleteMessages,
+    UpdateEditMessage,
+    UpdateNewMessage,
+    UpdateReadHistoryInbox,
+    UpdateReadHistoryOutbox,
+    UpdateUserTyping,
+)
+from chapar.services.auth import AuthContext
+from chapar.services.deps import Deps, user_topic
+
+
+def peer_user_id(peer: Peer) -> int:
+    if peer.chat_id is not None or peer.user_id is None:
+        raise BadRequest(
+            "PEER_ID_INVALID", "this peer is not a user (groups are not available yet)"
+        )
+    return peer.user_id
+
+
+def _check_peer(tx: Tx, user_id: int) -> None:
+    if not users_db.exists(tx, user_id):
+        raise BadRequest("PEER_ID_INVALID", "no such user")
+
+
+class MessagesService:
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    async def send(self, ctx: AuthContext, p: m.SendMessage) -> m.SentMessage:
+        me, peer = ctx.user_id, peer_user_id(p.peer)
+        body = texts.message_text(p.text, self.d.settings.max_message_length)
+        now = self.d.now()
+        pushes: log.Pushes = []
+
+        def write(tx: Tx) -> m.SentMessage:
+            first = db.by_random_id(tx, me, p.random_id)
+            if first is not None:  # a retry: answer with the first result, change nothing
+                return m.SentMessage(message=first.to_wire(), pts=first.pts)
+            _check_peer(tx, peer)
+            peer_reply: int | None = None
+            if p.reply_to is not None:
+                replied = db.get(tx, me, p.reply_to)
+                if replied is None or replied.peer_id != peer:
+                    raise BadRequest("REPLY_MESSAGE_ID_INVALID", "no such message in this chat")
+                peer_reply = replied.peer_msg_id
+            s_pts, s_id = db.allocate(tx, me)
+            r_id: int | None = None
+            if peer != me:  # Saved Messages (a chat with oneself) keep one copy
+                r_pts, r_id = db.allocate(tx, peer)
+                theirs = db.MessageRow(
+                    peer, r_id, me, me, False, body, now, None, peer_reply, s_id, r_pts
+                )
+                db.insert(tx, theirs, None)
+                db.bump_dialog(tx, peer, me, r_id, 1)
+                log.append(tx, peer, r_pts, UpdateNewMessage(theirs.to_wire(), r_pts), pushes)
+            mine = db.MessageRow(me, s_id, peer, me, True, body, now, None, p.reply_to, r_id, s_pts)
+            db.insert(tx, mine, p.random_id)
+            db.bump_dialog(tx, me, peer, s_id, 0)
+            log.append(tx, me, s_pts, UpdateNewMessage(mine.to_wire(), s_pts), pushes)
+            return m.SentMessage(message=mine.to_wire(), pts=s_pts)
+
+        result = await self.d.store.write(write)
+        await self.d.push(pushes)
+        return result
+
+    async def edit(self, ctx: AuthContext, p: m.EditMessage) -> m.SentMessage:
+        me, peer = ctx.user_id, peer_user_id(p.peer)
+        body = texts.message_text(p.text, self.d.settings.max_message_length)
+        now = self.d.now()
+        pushes: log.Pushes = []
+
+        def write(tx: Tx) -> m.SentMessage:
+            mine = db.get(tx, me, p.id)
+            if mine is None or mine.peer_id != peer:
+                raise BadRequest("MESSAGE_ID_INVALID", "no such message in this chat")
+            if not mine.out:
+                raise Forbidden("MESSAGE_AUTHOR_REQUIRED", "only the sender can edit a message")
+            if mine.text == body:
+                raise BadRequest("MESSAGE_NOT_MODIFIED", "the text is the same")
+            copies = [(me, mine.id)]
+            if mine.peer_msg_id is not None:
+                copies.append((peer, mine.peer_msg_id))
+            result: m.SentMessage | None = None
+            for owner, msg_id in copies:
+                db.set_text(tx, owner, msg_id, body, now)
+                row = db.get(tx, owner, msg_id)
+                if row is None:  # the peer deleted their copy for themself
+                    continue
+                pts = log.next_pts(tx, owner)
+                log.append(tx, owner, pts, UpdateEditMessage(row.to_wire(), pts), pushes)
+                if owner == me:
+                    result = m.SentMessage(message=row.to_wire(), pts=pts)
+            assert result is not None
+            return result
+
+        result = await self.d.store.write(write)
+        await self.d.push(pushes)
+        return result
+
+    async def delete(self, ctx: AuthContext, p: m.DeleteMessages) -> m.AffectedMessages:
+        me = ctx.user_id
+        ids = sorted(set(p.id))
+        pushes: log.Pushes = []
+
+        def write(tx: Tx) -> m.AffectedMessages:
+            rows = db.get_many(tx, me, ids)
+            if len(rows) != len(ids):
+                raise BadRequest("MESSAGE_ID_INVALID", "some of these messages do not exist")
+            targets: dict[tuple[int, int], list[int]] = {}  # (owner, peer) -> ids
+            for r in rows:
+                targets.setdefault((me, r.peer_id), []).append(r.id)
+                if p.revoke and r.peer_msg_id is not None and r.peer_id != me:
+                    targets.setdefault((r.peer_id, me), []).append(r.peer_msg_id)
+            by_owner: dict[int, list[int]] = {}
+            for (owner, peer), owner_ids in targets.items():
+                present = [x.id for x in db.get_many(tx, owner, owner_ids)]
+                if not present:
+                    continue
+                db.delete(tx, owner, present)
+                db.refresh_dialog(tx, owner, peer)
+                by_owner.setdefault(owner, []).extend(present)
+            my_pts = 0
+            for owner, owner_ids in by_owner.items():
+                pts = log.next_pts(tx, owner)
+                log.append(tx, owner, pts, UpdateDeleteMessages(sorted(owner_ids), pts), pushes)
+                if owner == me:
+                    my_pts = pts
+            return m.AffectedMessages(pts=my_pts, pts_count=1)
+
+        result = await self.d.store.write(write)
+        await self.d.push(pushes)
+        return result
+
+    async def read_history(self, ctx: AuthContext, p: m.ReadHistory) -> m.AffectedMessages:
+        me, peer = ctx.user_id, peer_user_id(p.peer)
+        pushes: log.Pushes = []
+
+        def write(tx: Tx) -> m.AffectedMessages:
+            dialog = db.get_dialog(tx, me, peer)
+            if dialog is None:
+                _check_peer(tx, peer)
+                return m.AffectedMessages(pts=log.current_pts(tx, me), pts_count=0)
+            upto = dialog.top_message if p.max_id == 0 else min(p.max_id, dialog.top_message)
+            if upto <= dialog.read_inbox_max_id:
+                return m.AffectedMessages(pts=log.current_pts(tx, me), pts_count=0)
+            unread = db.count_unread(tx, me, peer, upto)
+            db.set_read_inbox(tx, me, peer, upto, unread)
+            pts = log.next_pts(tx, me)
+            log.append(
+                tx, me, pts, UpdateReadHistoryInbox(Peer(user_id=peer), upto, unread, pts), pushes
+            )
+            theirs = db.max_peer_copy_read(tx, me, peer, upto)
+            if theirs is not None and peer != me:
+                their_dialog = db.get_dialog(tx, peer, me)
+                if their_dialog is not None and theirs > their_dialog.read_outbox_max_id:
+                    db.set_read_outbox(tx, peer, me, theirs)
+                    ppts = log.next_pts(tx, peer)
+                    upd = UpdateReadHistoryOutbox(Peer(user_id=me), theirs, ppts)
+                    log.append(tx, peer, ppts, upd, pushes)
+            return m.AffectedMessages(pts=pts, pts_count=1)
+
+        result = await self.d.store.write(write)
+        await self.d.push(pushes)
+        return result
+
+    async def history(self, ctx: AuthContext, p: m.GetHistory) -> m.History:
+        me, peer = ctx.user_id, peer_user_id(p.peer)
+        if p.add_offset < -p.limit:
+            raise BadRequest("ADD_OFFSET_INVALID", "add_offset must not be below -limit")
+
+        def read(tx: Tx) -> m.History:
+            _check_peer(tx, peer)
+            rows = db.history(tx, me, peer, p.offset_id, p.add_offset, p.limit)
+            return m.History(
+                messages=[r.to_wire() for r in rows],
+                users=users_db.load(tx, me, {me, peer}),
+                count=db.count(tx, me, peer),
+            )
+
+        return await self.d.store.read(read)
+
+    async def dialogs(self, ctx: AuthContext, p: m.GetDialogs) -> m.Dialogs:
+        me = ctx.user_id
+        now = self.d.now()
+
+        def read(tx: Tx) -> m.Dialogs:
+            rows = db.list_dialogs(tx, me, p.offset_id, p.limit)
+            tops = db.get_many(tx, me, [r.top_message for r in rows])
+            return m.Dialogs(
+                dialogs=[
+                    m.Dialog(
+                        peer=Peer(user_id=r.peer_id),
+                        top_message=r.top_message,
+                        read_inbox_max_id=r.read_inbox_max_id,
+                        read_outbox_max_id=r.read_outbox_max_id,
+                        unread_count=r.unread_count,
+                    )
+                    for r in rows
+                ],
+                messages=[t.to_wire() for t in sorted(tops, key=lambda t: -t.id)],
+                users=users_db.load(tx, me, {me, *(r.peer_id for r in rows)}),
+                state=State(pts=log.current_pts(tx, me), date=now),
+            )
+
+        return await self.d.store.read(read)
+
+    async def set_typing(self, ctx: AuthContext, p: m.SetTyping) -> bool:
+        peer = peer_user_id(p.peer)
+        if not await self.d.store.read(lambda tx: users_db.exists(tx, peer)):
+            raise BadRequest("PEER_ID_INVALID", "no such user")
+        if peer != ctx.user_id:  # ephemeral: pushed, never logged
+            frame = encode_push([UpdateUserTyping(user_id=ctx.user_id, action=p.action)])
+            await self.d.bus.publish(user_topic(peer), frame)
+        return True
