@@ -76,9 +76,16 @@ async def close(c: Chapar) -> None:
 
 async def drain(c: Chapar) -> None:
     """Tell every WebSocket client to reconnect elsewhere (1001 going away)."""
-    for s in tuple(c.registry.all):
+
+    async def close_one(ws: web.WebSocketResponse) -> None:
         with contextlib.suppress(Exception):
-            await s.ws.close(code=1001, message=b"server shutting down")
+            await ws.close(code=1001, message=b"server shutting down")
+
+    # Concurrently and bounded: a client that never answers the close must not hold us.
+    closing = [close_one(s.ws) for s in tuple(c.registry.all)]
+    if closing:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*closing), c.settings.shutdown_timeout_seconds)
 
 
 def log_access(settings: Settings) -> logging.Logger | None:

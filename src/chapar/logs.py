@@ -11,6 +11,8 @@ import structlog
 def configure(level: str = "info", json: bool = False) -> None:
     lvl = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     logging.basicConfig(level=lvl, stream=sys.stderr, format="%(message)s")
+    # yoyo logs every migration step; we log one structured line per start instead.
+    logging.getLogger("yoyo").setLevel(max(lvl, logging.WARNING))
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -135,6 +135,7 @@ class Routes:
         )
         if auth is not None:
             session.bind(auth)
+            await self.auth.touch(auth)  # "last active" in account.getAuthorizations
         await session.run()
         return ws
 

@@ -84,7 +84,8 @@ class SqliteStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._loop = asyncio.get_running_loop()
-        await asyncio.to_thread(apply_migrations, f"sqlite:///{self.path}")
+        applied = await asyncio.to_thread(apply_migrations, f"sqlite:///{self.path}")
+        log.info("store_opened", engine="sqlite", path=str(self.path), migrations_applied=applied)
         conn = _connect(self.path, self.synchronous)
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
