@@ -12,7 +12,7 @@ from chapar.config import Settings
 from chapar.errors import ChaparError, NotFound, PayloadTooLarge, Unauthorized
 from chapar.ports.bus import EventBus
 from chapar.ports.store import Store
-from chapar.protocol.envelope import encode_error
+from chapar.protocol.envelope import decode_frame, encode_error
 from chapar.services.auth import AuthContext, AuthService
 
 JSON = "application/json"
@@ -110,7 +110,12 @@ class Routes:
         except ChaparError as e:
             return _error(e)
         status, answer = await self.dispatcher.call(method, body, Call(auth=auth, ip=_ip(request)))
-        return web.Response(body=answer, status=status, content_type=JSON)
+        headers = {}
+        if status == 429:  # a service's FloodWait: mirror retry_after in the HTTP header
+            err = decode_frame(answer).error
+            if err is not None and err.retry_after is not None:
+                headers["Retry-After"] = str(err.retry_after)
+        return web.Response(body=answer, status=status, content_type=JSON, headers=headers)
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         try:

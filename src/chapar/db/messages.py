@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chapar.errors import BadRequest
 from chapar.ports.store import Row, Tx
 from chapar.protocol.types import Message, Peer
 
@@ -85,7 +86,8 @@ def allocate(tx: Tx, user_id: int) -> tuple[int, int]:
         " RETURNING pts, last_msg_id",
         (user_id,),
     )
-    assert r is not None
+    if r is None:  # the caller's savepoint undoes whatever it did before
+        raise BadRequest("PEER_ID_INVALID", "no such user")
     return int(r[0]), int(r[1])
 
 

@@ -55,7 +55,6 @@ class MessagesService:
             first = db.by_random_id(tx, me, p.random_id)
             if first is not None:  # a retry: answer with the first result, change nothing
                 return m.SentMessage(message=first.to_wire(), pts=first.pts)
-            _check_peer(tx, peer)
             peer_reply: int | None = None
             if p.reply_to is not None:
                 replied = db.get(tx, me, p.reply_to)
