@@ -50,7 +50,10 @@ def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
 
 def test_help_documents_every_setting() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "chapar", "serve", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "chapar", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     for name in Settings.__struct_fields__:
         assert f"CHAPAR_{name.upper()}" in out

@@ -28,7 +28,9 @@ def _counter(tx: Tx) -> int:
 
 
 def _bump(tx: Tx) -> int:
-    row = tx.fetchone("UPDATE counters SET value = value + 1 WHERE name = 'user_id' RETURNING value")
+    row = tx.fetchone(
+        "UPDATE counters SET value = value + 1 WHERE name = 'user_id' RETURNING value"
+    )
     assert row is not None
     return int(row[0])
 
@@ -69,7 +71,7 @@ async def test_constraint_violation_reaches_the_caller_and_changes_nothing(store
         )
 
     await store.write(insert_user)
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         await store.write(insert_user)
     rows = await store.read(lambda tx: tx.fetchall("SELECT id FROM users"))
     assert rows == [(42,)]
