@@ -8,8 +8,10 @@ from tests.server import Api, ServerProcess
 
 
 async def test_two_users_chat_over_http_and_ws(
-    server: ServerProcess, api: Api, http: aiohttp.ClientSession
+    any_server: ServerProcess, http: aiohttp.ClientSession
 ) -> None:
+    server = any_server
+    api = Api(http, server.url)
     ta, _a = await api.sign_up("Ali")
     tb, b = await api.sign_up("Bita")
     async with http.ws_connect(server.ws_url + f"?token={tb}") as ws:

@@ -13,6 +13,7 @@ import structlog
 from aiohttp import web
 
 from chapar.adapters.memory.bus import MemoryBus
+from chapar.adapters.postgres.store import PostgresStore
 from chapar.adapters.sms.console import ConsoleSms
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.api.dispatch import Dispatcher, Services
@@ -36,8 +37,15 @@ class Chapar:
     services: Services
     web_app: web.Application
     registry: WsRegistry
-    store: SqliteStore
+    store: SqliteStore | PostgresStore
     bus: MemoryBus
+
+
+def make_store(settings: Settings) -> SqliteStore | PostgresStore:
+    url = settings.database_url
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
+    return SqliteStore(settings.sqlite_path(), synchronous=settings.sqlite_synchronous)
 
 
 async def build(
@@ -45,7 +53,7 @@ async def build(
 ) -> Chapar:
     if settings.sms_gateway != "console":
         raise ValueError(f"unknown sms_gateway {settings.sms_gateway!r}; available: console")
-    store = SqliteStore(settings.sqlite_path(), synchronous=settings.sqlite_synchronous)
+    store = make_store(settings)
     await store.open()
     bus = MemoryBus()
     sms = ConsoleSms(settings.data_path / "sms-outbox.jsonl")

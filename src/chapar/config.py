@@ -22,7 +22,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: str = "./data"
-    # "sqlite" (embedded default, a file in data_dir) or an explicit sqlite:///path URL.
+    # Empty: SQLite in data_dir. Or sqlite:///path, or postgresql://user@host:port/db
+    # (add ?schema=name to use a schema other than public).
     database_url: str = ""
     # FULL survives power loss; NORMAL survives a killed process (WAL mode) and is faster.
     sqlite_synchronous: str = "FULL"

@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from chapar.adapters.postgres.store import PostgresStore
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.errors import BadRequest, Unavailable
 from chapar.ports.store import Store, Tx
 
+PG_URL = os.environ.get("CHAPAR_TEST_POSTGRES_URL")
 
-@pytest.fixture(params=["sqlite"])
+
+@pytest.fixture(params=["sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = SqliteStore(tmp_path / "db.sqlite3", synchronous="NORMAL")
-    await s.open()
-    yield s
-    await s.close()
+    if request.param == "sqlite":
+        s: SqliteStore | PostgresStore = SqliteStore(tmp_path / "db.sqlite3", synchronous="NORMAL")
+        await s.open()
+        yield s
+        await s.close()
+        return
+    if not PG_URL:
+        pytest.skip("set CHAPAR_TEST_POSTGRES_URL to run the store contract on PostgreSQL")
+    # A schema of its own per test: the shared database stays clean and tests independent.
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    s = PostgresStore(f"{PG_URL}?schema={schema}")
+    try:
+        await s.open()
+        yield s
+    finally:
+        await s.close()
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _counter(tx: Tx) -> int:

@@ -15,25 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 
+from chapar.adapters.group_commit import Job, JobQueue, Outcome, settle_threadsafe
 from chapar.db.migrate import apply_migrations
 from chapar.errors import ChaparError, Unavailable
 from chapar.ports.store import Params, Row
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
-
-MAX_BATCH = 512
-_STOP = object()
 
 
 class SqliteTx:
@@ -65,16 +62,13 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-_Job = tuple[Callable[[SqliteTx], Any], asyncio.Future[Any]]
-
-
 class SqliteStore:
     def __init__(self, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> None:
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA", "OFF"}:
             raise ValueError(f"invalid sqlite synchronous mode {synchronous!r}")
         self.path = path
         self.synchronous = synchronous.upper()
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._queue = JobQueue()
         self._writer: threading.Thread | None = None
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
         self._local = threading.local()
@@ -99,33 +93,18 @@ class SqliteStore:
         if self._closed or self._loop is None:
             raise Unavailable("STORE_CLOSED", "the store is not open")
         fut: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put((fn, fut))
+        self._queue.put(fn, fut)
         return await fut
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         tx = SqliteTx(conn)
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            batch: list[_Job] = []
-            if first is _STOP:
-                break
-            batch.append(first)  # type: ignore[arg-type]
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stopping = True
-                    break
-                batch.append(item)  # type: ignore[arg-type]
+        while (batch := self._queue.take()) is not None:
             self._run_batch(conn, tx, batch)
         conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, tx: SqliteTx, batch: list[_Job]) -> None:
+    def _run_batch(self, conn: sqlite3.Connection, tx: SqliteTx, batch: list[Job]) -> None:
         cur = tx._cur
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        outcomes: list[Outcome] = []
         try:
             cur.execute("BEGIN IMMEDIATE")
             for fn, fut in batch:
@@ -147,7 +126,7 @@ class SqliteStore:
             err = Unavailable("STORE_UNAVAILABLE", "the store failed to commit; retry")
             outcomes = [(fut, None, err) for _, fut in batch]
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(_settle, outcomes)
+        settle_threadsafe(self._loop, outcomes)
 
     # -- reads --------------------------------------------------------------------------
     def _reader_conn(self) -> sqlite3.Connection:
@@ -188,7 +167,7 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        self._queue.stop()
         if self._writer is not None:
             await asyncio.to_thread(self._writer.join)
         self._readers.shutdown(wait=True)
@@ -196,13 +175,3 @@ class SqliteStore:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
-
-
-def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for fut, result, err in outcomes:
-        if fut.done():  # the caller went away (cancelled); the write stands regardless
-            continue
-        if err is not None:
-            fut.set_exception(err)
-        else:
-            fut.set_result(result)

@@ -1,0 +1,61 @@
+"""What both SQL stores share: the queue a writer thread drains in batches, and handing
+each operation's outcome back to the event loop once the batch is committed."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import Callable
+from typing import Any
+
+Job = tuple[Callable[[Any], Any], asyncio.Future[Any]]
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+
+MAX_BATCH = 512
+_STOP = object()
+
+
+class JobQueue:
+    def __init__(self) -> None:
+        self._q: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._stopping = False
+
+    def put(self, fn: Callable[[Any], Any], fut: asyncio.Future[Any]) -> None:
+        self._q.put((fn, fut))
+
+    def stop(self) -> None:
+        self._q.put(_STOP)
+
+    def take(self) -> list[Job] | None:
+        """Block for the next job, then take every job already waiting (up to MAX_BATCH):
+        the batch one commit will cover. None once stopped and drained."""
+        if self._stopping:
+            return None
+        first = self._q.get()
+        if first is _STOP:
+            return None
+        batch: list[Job] = [first]  # type: ignore[list-item]
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._stopping = True  # commit what came before the stop, then end
+                break
+            batch.append(item)  # type: ignore[arg-type]
+        return batch
+
+
+def settle_threadsafe(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome]) -> None:
+    loop.call_soon_threadsafe(_settle, outcomes)
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    for fut, result, err in outcomes:
+        if fut.done():  # the caller went away (cancelled); the write stands regardless
+            continue
+        if err is not None:
+            fut.set_exception(err)
+        else:
+            fut.set_result(result)

@@ -1,0 +1,205 @@
+"""The PostgreSQL store (psycopg 3): the same SQL functions as SQLite, the same contract.
+
+Why psycopg 3 in threads rather than asyncpg: the services hand the store plain
+functions ``fn(tx)`` that run many statements inside one transaction; running them on a
+writer thread keeps one body of SQL for both engines and lets this adapter group-commit
+exactly like the SQLite one (many operations, one COMMIT), which is what makes durable
+writes cheap on a real disk.
+
+One writer connection per node (``writers=1``) serialises this node's writes, so the row
+locks a batch takes cannot deadlock against each other; writes from other nodes interleave
+at row-lock granularity. Reads use a pool of read-only connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import structlog
+
+from chapar.adapters.group_commit import Job, JobQueue, Outcome, settle_threadsafe
+from chapar.db.migrate import apply_migrations
+from chapar.errors import ChaparError, Unavailable
+from chapar.ports.store import Params, Row
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+
+@functools.lru_cache(maxsize=1024)
+def pg_sql(sql: str) -> str:
+    """Rewrite the shared dialect's ``?`` placeholders for psycopg (``%s``)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def split_url(url: str) -> tuple[str, str | None]:
+    """Return (libpq URL, schema); ``?schema=name`` selects a schema (as in yoyo)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    schema = query.pop("schema", None)
+    scheme = "postgresql" if parts.scheme.startswith("postgres") else parts.scheme
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), "")), schema
+
+
+class PgTx:
+    __slots__ = ("_cur",)
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        self._cur.execute(pg_sql(sql), params)
+        return self._cur.rowcount
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        self._cur.execute(pg_sql(sql), params)
+        row: Row | None = self._cur.fetchone()
+        return row
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        self._cur.execute(pg_sql(sql), params)
+        return self._cur.fetchall()
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, readers: int = 4, connect_timeout: float = 5.0) -> None:
+        self.url, self.schema = split_url(url)
+        self.migrate_url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+            "postgres://", "postgresql+psycopg://", 1
+        )
+        self.connect_timeout = connect_timeout
+        self._queue = JobQueue()
+        self._writer: threading.Thread | None = None
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pg-read")
+        self._local = threading.local()
+        self._conns: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=int(self.connect_timeout))
+        if self.schema:
+            conn.execute(f'SET search_path TO "{self.schema}"')
+        with self._lock:
+            self._conns.append(conn)
+        return conn
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        applied = await asyncio.to_thread(apply_migrations, self.migrate_url)
+        log.info("store_opened", engine="postgresql", migrations_applied=applied)
+        self._writer = threading.Thread(target=self._write_loop, name="pg-writer", daemon=True)
+        self._writer.start()
+
+    async def write(self, fn: Callable[[PgTx], T]) -> T:
+        if self._closed or self._loop is None:
+            raise Unavailable("STORE_CLOSED", "the store is not open")
+        fut: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put(fn, fut)
+        return await fut
+
+    def _write_loop(self) -> None:
+        conn: psycopg.Connection[Any] | None = None
+        while (batch := self._queue.take()) is not None:
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    conn = self._connect()
+                self._run_batch(conn, batch)
+            except psycopg.OperationalError as e:
+                # The server went away or restarted: fail this batch fast with a retryable
+                # error and reconnect for the next one.
+                log.error("pg_write_failed", error=str(e))
+                err = Unavailable("STORE_UNAVAILABLE", "the database is unreachable; retry")
+                self._settle([(fut, None, err) for _, fut in batch])
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def _run_batch(self, conn: psycopg.Connection[Any], batch: list[Job]) -> None:
+        outcomes: list[Outcome] = []
+        with conn.cursor() as cur:
+            tx = PgTx(cur)
+            cur.execute("BEGIN")
+            try:
+                for fn, fut in batch:
+                    cur.execute("SAVEPOINT op")
+                    try:
+                        result = fn(tx)
+                    except psycopg.OperationalError:
+                        raise
+                    except BaseException as e:  # the caller gets it; the batch goes on
+                        cur.execute("ROLLBACK TO SAVEPOINT op")
+                        cur.execute("RELEASE SAVEPOINT op")
+                        outcomes.append((fut, None, e))
+                    else:
+                        cur.execute("RELEASE SAVEPOINT op")
+                        outcomes.append((fut, result, None))
+                cur.execute("COMMIT")
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as e:
+                log.error("pg_commit_failed", error=str(e))
+                with contextlib.suppress(psycopg.Error):
+                    cur.execute("ROLLBACK")
+                err = Unavailable("STORE_UNAVAILABLE", "the database failed to commit; retry")
+                outcomes = [(fut, None, err) for _, fut in batch]
+        self._settle(outcomes)
+
+    def _settle(self, outcomes: list[Outcome]) -> None:
+        assert self._loop is not None
+        settle_threadsafe(self._loop, outcomes)
+
+    def _run_read(self, fn: Callable[[PgTx], T]) -> T:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._connect()
+            self._local.conn = conn
+        with conn.cursor() as cur:
+            cur.execute("BEGIN READ ONLY")
+            try:
+                return fn(PgTx(cur))
+            finally:
+                if not conn.broken:
+                    cur.execute("ROLLBACK")
+
+    async def read(self, fn: Callable[[PgTx], T]) -> T:
+        if self._closed or self._loop is None:
+            raise Unavailable("STORE_CLOSED", "the store is not open")
+        try:
+            return await self._loop.run_in_executor(self._readers, self._run_read, fn)
+        except psycopg.OperationalError as e:
+            log.error("pg_read_failed", error=str(e))
+            raise Unavailable("STORE_UNAVAILABLE", "the database is unreachable; retry") from e
+
+    async def ping(self) -> bool:
+        try:
+            row = await self.read(lambda tx: tx.fetchone("SELECT 1"))
+        except (ChaparError, psycopg.Error):
+            return False
+        return row == (1,)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.stop()
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.join)
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._conns.clear()
