@@ -17,11 +17,15 @@ from chapar.adapters.postgres.store import PostgresStore
 from chapar.adapters.sms.console import ConsoleSms
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.api.dispatch import Dispatcher, Services
+from chapar.api.fanout import ChatFanout
 from chapar.api.http import Routes, error_middleware
+from chapar.api.web import add_web_routes
 from chapar.api.ws import WsRegistry
 from chapar.config import Settings
 from chapar.ports.clock import Clock, Random, SystemClock, SystemRandom
 from chapar.services.auth import AuthService
+from chapar.services.chat_messages import ChatMessagesService
+from chapar.services.chats import ChatsService
 from chapar.services.deps import SESSIONS_TOPIC, Deps
 from chapar.services.messages import MessagesService
 from chapar.services.updates import UpdatesService
@@ -58,13 +62,16 @@ async def build(
     bus = MemoryBus()
     sms = ConsoleSms(settings.data_path / "sms-outbox.jsonl")
     deps = Deps(settings, store, bus, sms, clock or SystemClock(), random or SystemRandom())
+    chats = ChatsService(deps)
+    chat_messages = ChatMessagesService(deps, chats)
     services = Services(
         auth=AuthService(deps),
         users=UsersService(deps),
-        messages=MessagesService(deps),
+        messages=MessagesService(deps, chat_messages),
+        chats=chats,
         updates=UpdatesService(deps),
     )
-    registry = WsRegistry()
+    registry = WsRegistry(ChatFanout(bus, store))
 
     def on_revoked(_topic: str, payload: bytes) -> None:
         sid = int(payload)
@@ -74,10 +81,12 @@ async def build(
     bus.subscribe(SESSIONS_TOPIC, on_revoked)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     Routes(settings, Dispatcher(services), services.auth, store, bus, registry).add_to(app)
+    add_web_routes(app)
     return Chapar(settings, deps, services, app, registry, store, bus)
 
 
 async def close(c: Chapar) -> None:
+    c.registry.fanout.close()
     await c.bus.close()
     await c.store.close()
 

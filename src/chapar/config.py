@@ -43,6 +43,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_frame_bytes: int = 262_144
     max_message_length: int = 4096
     difference_limit: int = 1000
+    # A member this many chat updates behind gets "too long" and reloads recent history.
+    channel_too_long: int = 100_000
     long_poll_max_seconds: int = 30
     # Pushes buffered for one WebSocket before the slow consumer is disconnected.
     ws_send_queue: int = 4096

@@ -1,26 +1,93 @@
-"""The contract every EventBus adapter must pass."""
+"""The contract every EventBus adapter must pass, run on each adapter (GUIDE §2).
+
+Delivery over Redis is asynchronous, so the tests never sleep a fixed time: they wait,
+bounded, for what must arrive, and prove that something did *not* arrive with a barrier —
+a probe published after it on the same publisher, which Redis delivers in order.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from chapar.adapters.memory.bus import MemoryBus
+from chapar.adapters.redis.bus import RedisBus
 from chapar.ports.bus import EventBus
 
+REDIS_URL = os.environ.get("CHAPAR_TEST_REDIS_URL")
+WAIT_SECONDS = 10.0
 
-@pytest.fixture(params=["memory"])
-async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
-    b = MemoryBus()
+
+class Backend:
+    """Makes buses ("nodes") that share one backend: one Redis, or nothing for memory."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        # A channel prefix per test: tests stay independent on the shared Redis.
+        self.prefix = f"test:{uuid.uuid4().hex[:12]}:"
+        self.nodes: list[EventBus] = []
+
+    @property
+    def shared(self) -> bool:
+        """Whether two nodes see each other's messages (not for in-process buses)."""
+        return self.kind == "redis"
+
+    def node(self) -> EventBus:
+        bus: EventBus
+        if self.kind == "redis":
+            assert REDIS_URL
+            bus = RedisBus(REDIS_URL, prefix=self.prefix)
+        else:
+            bus = MemoryBus()
+        self.nodes.append(bus)
+        return bus
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    if request.param == "redis" and not REDIS_URL:
+        pytest.skip("set CHAPAR_TEST_REDIS_URL to run the bus contract on Redis")
+    b = Backend(request.param)
     yield b
-    await b.close()
+    for node in b.nodes:
+        await node.close()
 
 
-async def _settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0.01)
+@pytest.fixture
+def bus(backend: Backend) -> EventBus:
+    return backend.node()
+
+
+def two_nodes(backend: Backend) -> tuple[EventBus, EventBus]:
+    if not backend.shared:
+        pytest.skip("an in-process bus is one node: nothing to share between two")
+    return backend.node(), backend.node()
+
+
+async def until(cond: Callable[[], bool], what: str) -> None:
+    async with asyncio.timeout(WAIT_SECONDS):
+        while not cond():
+            await asyncio.sleep(0.005)
+    assert cond(), what
+
+
+async def barrier(pub: EventBus, sub: EventBus) -> None:
+    """Return once ``sub``'s earlier subscriptions are live and ``pub``'s earlier
+    messages have reached ``sub``: a probe published by ``pub`` arrived at ``sub``."""
+    topic = f"barrier:{uuid.uuid4().hex}"
+    seen: list[bytes] = []
+    probe = sub.subscribe(topic, lambda _t, p: seen.append(p))
+    try:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while not seen:
+                await pub.publish(topic, b"probe")
+                await asyncio.sleep(0.01)
+    finally:
+        probe.close()
 
 
 async def test_subscribers_get_messages_of_their_topic_in_order(bus: EventBus) -> None:
@@ -28,12 +95,35 @@ async def test_subscribers_get_messages_of_their_topic_in_order(bus: EventBus) -
     got_b: list[bytes] = []
     bus.subscribe("user:1", lambda _t, p: got_a.append(p))
     bus.subscribe("user:2", lambda _t, p: got_b.append(p))
-    for i in range(20):
+    await barrier(bus, bus)
+    for i in range(200):
         await bus.publish("user:1", str(i).encode())
     await bus.publish("user:2", b"x")
-    await _settle()
-    assert got_a == [str(i).encode() for i in range(20)]
+    await until(lambda: len(got_a) >= 200 and len(got_b) >= 1, "all messages arrive")
+    await barrier(bus, bus)
+    assert got_a == [str(i).encode() for i in range(200)]
     assert got_b == [b"x"]
+
+
+async def test_handlers_get_the_topic_and_payload(bus: EventBus) -> None:
+    got: list[tuple[str, bytes]] = []
+    bus.subscribe("chat:7", lambda t, p: got.append((t, p)))
+    await barrier(bus, bus)
+    await bus.publish("chat:7", b"\x00\xff binary")
+    await until(lambda: bool(got), "the message arrives")
+    assert got == [("chat:7", b"\x00\xff binary")]
+
+
+async def test_every_handler_of_a_topic_gets_each_message_once(bus: EventBus) -> None:
+    got: list[list[bytes]] = [[], [], []]
+    for box in got:
+        bus.subscribe("chat:1", lambda _t, p, box=box: box.append(p))
+    await barrier(bus, bus)
+    await bus.publish("chat:1", b"1")
+    await bus.publish("chat:1", b"2")
+    await until(lambda: all(len(box) >= 2 for box in got), "every handler gets both")
+    await barrier(bus, bus)
+    assert got == [[b"1", b"2"]] * 3
 
 
 async def test_closed_subscription_gets_nothing(bus: EventBus) -> None:
@@ -41,11 +131,77 @@ async def test_closed_subscription_gets_nothing(bus: EventBus) -> None:
     other: list[bytes] = []
     sub = bus.subscribe("t", lambda _t, p: got.append(p))
     bus.subscribe("t", lambda _t, p: other.append(p))
+    await barrier(bus, bus)
     sub.close()
+    sub.close()  # closing twice is harmless
     await bus.publish("t", b"1")
-    await _settle()
-    assert got == [] and other == [b"1"]
+    await until(lambda: other == [b"1"], "the open subscription still gets it")
+    await barrier(bus, bus)
+    assert got == []
+
+
+async def test_a_topic_left_and_joined_again_delivers_once(bus: EventBus) -> None:
+    first: list[bytes] = []
+    bus.subscribe("t", lambda _t, p: first.append(p)).close()
+    got: list[bytes] = []
+    bus.subscribe("t", lambda _t, p: got.append(p))
+    await barrier(bus, bus)
+    await bus.publish("t", b"1")
+    await until(lambda: bool(got), "the new subscription gets it")
+    await barrier(bus, bus)
+    assert got == [b"1"] and first == []
 
 
 async def test_publish_without_subscribers_is_fine(bus: EventBus) -> None:
     await bus.publish("nobody", b"x")
+
+
+async def test_a_message_published_on_one_node_reaches_the_others(backend: Backend) -> None:
+    a, b = two_nodes(backend)
+    on_a: list[bytes] = []
+    on_b1: list[bytes] = []
+    on_b2: list[bytes] = []
+    a.subscribe("chat:1", lambda _t, p: on_a.append(p))
+    b.subscribe("chat:1", lambda _t, p: on_b1.append(p))
+    b.subscribe("chat:1", lambda _t, p: on_b2.append(p))
+    await barrier(a, b)
+    await barrier(a, a)
+    sent = [f"m{i}".encode() for i in range(100)]
+    for payload in sent:
+        await a.publish("chat:1", payload)
+    await until(lambda: min(len(on_a), len(on_b1), len(on_b2)) >= 100, "all nodes get all")
+    await barrier(a, b)
+    await barrier(a, a)
+    # Each node gets each message once, in the order it was published.
+    assert on_a == on_b1 == on_b2 == sent
+
+
+async def test_order_per_topic_holds_for_interleaved_topics_across_nodes(
+    backend: Backend,
+) -> None:
+    a, b = two_nodes(backend)
+    got: dict[str, list[bytes]] = {"x": [], "y": []}
+    for topic, box in got.items():
+        b.subscribe(topic, lambda _t, p, box=box: box.append(p))
+    await barrier(a, b)
+    for i in range(100):
+        await a.publish("x" if i % 3 else "y", str(i).encode())
+    await until(lambda: len(got["x"]) + len(got["y"]) >= 100, "everything arrives")
+    assert got["x"] == [str(i).encode() for i in range(100) if i % 3]
+    assert got["y"] == [str(i).encode() for i in range(100) if not i % 3]
+
+
+async def test_unsubscribing_on_one_node_stops_delivery_there_only(backend: Backend) -> None:
+    a, b = two_nodes(backend)
+    on_a: list[bytes] = []
+    on_b: list[bytes] = []
+    a.subscribe("user:5", lambda _t, p: on_a.append(p))
+    sub_b = b.subscribe("user:5", lambda _t, p: on_b.append(p))
+    await barrier(a, b)
+    await a.publish("user:5", b"1")
+    await until(lambda: on_b == [b"1"] and on_a == [b"1"], "both nodes get the first")
+    sub_b.close()
+    await a.publish("user:5", b"2")
+    await until(lambda: on_a == [b"1", b"2"], "the node still subscribed gets the second")
+    await barrier(a, b)
+    assert on_b == [b"1"]

@@ -14,6 +14,7 @@ from chapar.errors import ChaparError, FloodWait, NotFound, Unauthorized
 from chapar.protocol import methods as m
 from chapar.protocol.envelope import ErrorBody, encode_error, encode_ok
 from chapar.services.auth import AuthContext, AuthService
+from chapar.services.chats import ChatsService
 from chapar.services.messages import MessagesService
 from chapar.services.updates import UpdatesService
 from chapar.services.users import UsersService
@@ -40,6 +41,7 @@ class Services:
     users: UsersService
     messages: MessagesService
     updates: UpdatesService
+    chats: ChatsService
 
 
 def _need(call: Call) -> AuthContext:
@@ -82,6 +84,27 @@ def build_handlers(s: Services) -> dict[str, Handler]:
         "messages.setTyping": lambda c, p: s.messages.set_typing(_need(c), p),
         "updates.getState": lambda c, p: s.updates.get_state(_need(c)),
         "updates.getDifference": lambda c, p: s.updates.get_difference(_need(c), p),
+        "updates.getChannelDifference": lambda c, p: s.chats.difference(_need(c), p),
+        "channels.createChannel": lambda c, p: s.chats.create(_need(c), p),
+        "channels.inviteToChannel": lambda c, p: s.chats.invite(_need(c), p),
+        "channels.joinChannel": lambda c, p: s.chats.join(_need(c), p),
+        "channels.leaveChannel": lambda c, p: s.chats.leave(_need(c), p),
+        "channels.editBanned": lambda c, p: s.chats.edit_banned(_need(c), p),
+        "channels.editAdmin": lambda c, p: s.chats.edit_admin(_need(c), p),
+        "channels.getParticipants": lambda c, p: s.chats.participants(_need(c), p),
+        "channels.getFullChannel": lambda c, p: s.chats.get_full(_need(c), p),
+        "channels.editTitle": lambda c, p: s.chats.edit_title(_need(c), p),
+        "channels.editAbout": lambda c, p: s.chats.edit_about(_need(c), p),
+        "channels.updateUsername": lambda c, p: s.chats.update_username(_need(c), p),
+        "channels.toggleSlowMode": lambda c, p: s.chats.toggle_slow_mode(_need(c), p),
+        "channels.toggleSignatures": lambda c, p: s.chats.toggle_signatures(_need(c), p),
+        "messages.exportChatInvite": lambda c, p: s.chats.export_invite(_need(c), p),
+        "messages.importChatInvite": lambda c, p: s.chats.import_invite(_need(c), p),
+        "messages.editExportedChatInvite": lambda c, p: s.chats.edit_invite(_need(c), p),
+        "messages.sendReaction": lambda c, p: s.messages.chat.react(_need(c), p),
+        "messages.updatePinnedMessage": lambda c, p: s.messages.chat.pin(_need(c), p),
+        "messages.getMessagesViews": lambda c, p: s.messages.chat.views(_need(c), p),
+        "messages.forwardMessages": lambda c, p: s.messages.forward(_need(c), p),
     }
     missing = set(m.METHODS) ^ set(handlers)
     if missing:  # the table and the handlers must match exactly

@@ -139,7 +139,7 @@ class Routes:
             self.s.ws_send_queue,
         )
         if auth is not None:
-            session.bind(auth)
+            await session.bind(auth)
             await self.auth.touch(auth)  # "last active" in account.getAuthorizations
         await session.run()
         return ws

@@ -17,6 +17,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from chapar.api.dispatch import Call, Dispatcher
+from chapar.api.fanout import ChatFanout
 from chapar.errors import ChaparError, PayloadTooLarge
 from chapar.protocol.envelope import ErrorBody, decode_request, encode_error
 from chapar.services.auth import AuthContext, AuthService
@@ -35,9 +36,10 @@ MAX_IN_FLIGHT = 64
 class WsRegistry:
     """The live sessions of this node, to close them when their token is revoked."""
 
-    def __init__(self) -> None:
+    def __init__(self, fanout: ChatFanout) -> None:
         self.by_session: dict[int, set[WsSession]] = {}
         self.all: set[WsSession] = set()
+        self.fanout = fanout
 
     def add(self, s: WsSession) -> None:
         self.all.add(s)
@@ -85,13 +87,15 @@ class WsSession:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
-    def bind(self, auth: AuthContext) -> None:
-        """Attach the session to a user: from now on their updates are pushed here."""
+    async def bind(self, auth: AuthContext) -> None:
+        """Attach the session to a user: from now on their updates, and the posts of their
+        groups and channels, are pushed here."""
         if self.auth is not None:
             return
         self.auth = auth
         self.registry.bind(self, auth.session_id)
         self._sub = self.bus.subscribe(user_topic(auth.user_id), self._on_push)
+        await self.registry.fanout.attach(self, auth.user_id)
 
     def _on_push(self, _topic: str, payload: bytes) -> None:
         self.send(payload)
@@ -142,6 +146,8 @@ class WsSession:
             self._closing = True
             if self._sub is not None:
                 self._sub.close()
+            if self.auth is not None:
+                self.registry.fanout.detach(self, self.auth.user_id)
             self.registry.remove(self)
             for t in tuple(self._tasks):
                 t.cancel()
@@ -173,5 +179,5 @@ class WsSession:
         _status, answer = await self.dispatcher.call(req.method, bytes(req.params), call, req.id)
         if call.new_token is not None and self.auth is None:
             with contextlib.suppress(ChaparError):
-                self.bind(await self.auth_service.resolve_token(call.new_token))
+                await self.bind(await self.auth_service.resolve_token(call.new_token))
         self.send(answer)

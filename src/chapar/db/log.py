@@ -5,13 +5,14 @@ from __future__ import annotations
 import msgspec
 
 from chapar.errors import NotFound
+from chapar.ports.bus import user_topic
 from chapar.ports.store import Tx
 from chapar.protocol.types import Update
 
 _enc = msgspec.json.Encoder()
 
-# (user_id, encoded update) pairs a write produced, to be pushed after commit.
-Pushes = list[tuple[int, bytes]]
+# (bus topic, encoded update) pairs a write produced, to be pushed after commit.
+Pushes = list[tuple[str, bytes]]
 
 
 def next_pts(tx: Tx, user_id: int) -> int:
@@ -27,7 +28,7 @@ def append(tx: Tx, user_id: int, pts: int, update: Update, pushes: Pushes) -> by
     tx.execute(
         "INSERT INTO updates (user_id, pts, data) VALUES (?, ?, ?)", (user_id, pts, data.decode())
     )
-    pushes.append((user_id, data))
+    pushes.append((user_topic(user_id), data))
     return data
 
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from chapar.errors import BadRequest
 from chapar.ports.store import Row, Tx
-from chapar.protocol.types import Message, Peer
+from chapar.protocol.types import FwdFrom, Message, Peer
 
-COLS = "owner_id, id, peer_id, from_id, out, text, date, edit_date, reply_to_id, peer_msg_id, pts"
+COLS = (
+    "owner_id, id, peer_id, from_id, out, text, date, edit_date, reply_to_id, peer_msg_id, pts,"
+    " fwd_from"
+)
+_fwd = msgspec.json.Decoder(FwdFrom)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class MessageRow:
     reply_to_id: int | None
     peer_msg_id: int | None
     pts: int
+    fwd_from: str | None = None  # JSON of FwdFrom
 
     def to_wire(self) -> Message:
         return Message(
@@ -36,6 +43,7 @@ class MessageRow:
             date=self.date,
             edit_date=self.edit_date,
             reply_to=self.reply_to_id,
+            fwd_from=_fwd.decode(self.fwd_from) if self.fwd_from else None,
         )
 
 
@@ -52,6 +60,7 @@ def _row(r: Row) -> MessageRow:
         r[8],
         r[9],
         int(r[10]),
+        r[11],
     )
 
 
@@ -94,7 +103,8 @@ def allocate(tx: Tx, user_id: int) -> tuple[int, int]:
 def insert(tx: Tx, m: MessageRow, random_id: int | None) -> None:
     tx.execute(
         "INSERT INTO messages (owner_id, id, peer_id, from_id, out, text, date, edit_date,"
-        " reply_to_id, random_id, peer_msg_id, pts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " reply_to_id, random_id, peer_msg_id, pts, fwd_from)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             m.owner_id,
             m.id,
@@ -108,6 +118,7 @@ def insert(tx: Tx, m: MessageRow, random_id: int | None) -> None:
             random_id,
             m.peer_msg_id,
             m.pts,
+            m.fwd_from,
         ),
     )
 
@@ -137,7 +148,9 @@ def history(
             (owner_id, peer_id, offset_id, -add_offset),
         )
         newer.reverse()
-    older_limit = limit - len(newer) if add_offset < 0 else limit
+    # The window is shifted, not refilled: near the newest end it holds fewer than limit
+    # (Telegram: offsetFromID(offset_id) + add_offset below 0 is cut off, not wrapped).
+    older_limit = limit + add_offset if add_offset < 0 else limit
     upper = offset_id if offset_id > 0 else 2**63 - 1
     older = tx.fetchall(
         f"SELECT {COLS} FROM messages WHERE owner_id = ? AND peer_id = ? AND id < ?"
@@ -162,21 +175,26 @@ class DialogRow:
     read_inbox_max_id: int
     read_outbox_max_id: int
     unread_count: int
+    top_date: int
 
 
-DIALOG_COLS = "peer_id, top_message, read_inbox_max_id, read_outbox_max_id, unread_count"
+DIALOG_COLS = "peer_id, top_message, read_inbox_max_id, read_outbox_max_id, unread_count, top_date"
 
 
 def _dialog(r: Row) -> DialogRow:
-    return DialogRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]))
+    return DialogRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
 
 
-def bump_dialog(tx: Tx, user_id: int, peer_id: int, top_message: int, unread_inc: int) -> None:
+def bump_dialog(
+    tx: Tx, user_id: int, peer_id: int, top_message: int, top_date: int, unread_inc: int
+) -> None:
     tx.execute(
-        "INSERT INTO dialogs (user_id, peer_id, top_message, unread_count) VALUES (?, ?, ?, ?)"
+        "INSERT INTO dialogs (user_id, peer_id, top_message, top_date, unread_count)"
+        " VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (user_id, peer_id) DO UPDATE SET top_message = excluded.top_message,"
+        " top_date = excluded.top_date,"
         " unread_count = dialogs.unread_count + excluded.unread_count",
-        (user_id, peer_id, top_message, unread_inc),
+        (user_id, peer_id, top_message, top_date, unread_inc),
     )
 
 
@@ -187,12 +205,16 @@ def get_dialog(tx: Tx, user_id: int, peer_id: int) -> DialogRow | None:
     return _dialog(r) if r else None
 
 
-def list_dialogs(tx: Tx, user_id: int, offset_id: int, limit: int) -> list[DialogRow]:
-    upper = offset_id if offset_id > 0 else 2**63 - 1
+def list_dialogs(
+    tx: Tx, user_id: int, before: tuple[int, int] | None, limit: int
+) -> list[DialogRow]:
+    """Newest first by (top_date, top_message), strictly below ``before`` when given."""
+    date, top = before if before is not None else (2**63 - 1, 2**63 - 1)
     rows = tx.fetchall(
-        f"SELECT {DIALOG_COLS} FROM dialogs WHERE user_id = ? AND top_message < ?"
-        " ORDER BY top_message DESC LIMIT ?",
-        (user_id, upper, limit),
+        f"SELECT {DIALOG_COLS} FROM dialogs WHERE user_id = ?"
+        " AND (top_date < ? OR (top_date = ? AND top_message < ?))"
+        " ORDER BY top_date DESC, top_message DESC LIMIT ?",
+        (user_id, date, date, top, limit),
     )
     return [_dialog(r) for r in rows]
 
@@ -231,15 +253,16 @@ def max_peer_copy_read(tx: Tx, user_id: int, peer_id: int, max_id: int) -> int |
 def refresh_dialog(tx: Tx, user_id: int, peer_id: int) -> None:
     """After deletions: new top message and unread count; drop the dialog when empty."""
     r = tx.fetchone(
-        "SELECT MAX(id) FROM messages WHERE owner_id = ? AND peer_id = ?", (user_id, peer_id)
+        "SELECT id, date FROM messages WHERE owner_id = ? AND peer_id = ? ORDER BY id DESC LIMIT 1",
+        (user_id, peer_id),
     )
-    top = r[0] if r else None
-    if top is None:
+    if r is None:
         tx.execute("DELETE FROM dialogs WHERE user_id = ? AND peer_id = ?", (user_id, peer_id))
         return
     d = get_dialog(tx, user_id, peer_id)
     read_in = d.read_inbox_max_id if d else 0
     tx.execute(
-        "UPDATE dialogs SET top_message = ?, unread_count = ? WHERE user_id = ? AND peer_id = ?",
-        (int(top), count_unread(tx, user_id, peer_id, read_in), user_id, peer_id),
+        "UPDATE dialogs SET top_message = ?, top_date = ?, unread_count = ?"
+        " WHERE user_id = ? AND peer_id = ?",
+        (int(r[0]), int(r[1]), count_unread(tx, user_id, peer_id, read_in), user_id, peer_id),
     )

@@ -7,7 +7,7 @@ import re
 from chapar.errors import BadRequest
 
 # Telegram's rule: 5-32 characters, a-z, 0-9 and underscores, starting with a letter.
-_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")  # used with fullmatch: "$" allows "\n"
 
 
 def message_text(text: str, max_length: int) -> str:
@@ -36,10 +36,33 @@ def last_name(name: str) -> str:
 
 def username_key(username: str) -> str:
     """The case-insensitive key a username is unique by; raise USERNAME_INVALID."""
-    if not _USERNAME.match(username) or username.endswith("_") or "__" in username:
+    if not _USERNAME.fullmatch(username) or username.endswith("_") or "__" in username:
         raise BadRequest(
             "USERNAME_INVALID",
             "a username has 5-32 characters: letters, digits and single underscores, "
             "starting with a letter",
         )
     return username.lower()
+
+
+def chat_title(title: str) -> str:
+    title = title.strip()
+    if not title or "\x00" in title:
+        raise BadRequest("CHAT_TITLE_EMPTY", "a group or channel needs a title")
+    return title
+
+
+_MENTION = re.compile(r"(?<![\w@])@([A-Za-z][A-Za-z0-9_]{4,31})\b")
+
+
+def mentions(text: str) -> list[str]:
+    """The username keys @mentioned in a text, each once, in order."""
+    return list(dict.fromkeys(m.lower() for m in _MENTION.findall(text)))
+
+
+def reaction(emoji: str) -> str:
+    """One emoji (a short grapheme run without letters or digits), or "" to remove."""
+    emoji = emoji.strip()
+    if emoji and (len(emoji) > 8 or any(ch.isalnum() or ch.isspace() for ch in emoji)):
+        raise BadRequest("REACTION_INVALID", "a reaction is one emoji")
+    return emoji

@@ -2,7 +2,8 @@
 holding the connections of the people it concerns. Losing a message here costs latency,
 never data: clients recover from the update log.
 
-Topics used: ``user:<id>`` (push frames for a user's sessions), ``sessions`` (revocations).
+Topics used: ``user:<id>`` (push frames for a user's sessions), ``chat:<id>`` (push frames
+for every member of a group or channel online on a node), ``sessions`` (revocations).
 """
 
 from __future__ import annotations
@@ -11,6 +12,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 Handler = Callable[[str, bytes], None]
+
+SESSIONS_TOPIC = "sessions"
+
+
+def user_topic(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def chat_topic(chat_id: int) -> str:
+    return f"chat:{chat_id}"
 
 
 class Subscription(Protocol):

@@ -49,7 +49,8 @@ class AnyAnswer(msgspec.Struct):
 
     id: int | None = None
     ok: bool | None = None
-    result: msgspec.Raw | None = None
+    # Raw cannot sit in a union (msgspec would accept only null); a missing result is null.
+    result: msgspec.Raw = msgspec.Raw(b"null")
     error: ErrorBody | None = None
     updates: list[msgspec.Raw] | None = None
 

@@ -11,12 +11,24 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from chapar.protocol.types import Id, Int64, Message, Peer, State, TypingAction, Update, User
+from chapar.protocol.types import (
+    Chat,
+    Id,
+    Int64,
+    Message,
+    Peer,
+    State,
+    TypingAction,
+    Update,
+    User,
+)
 
 Str64 = Annotated[str, msgspec.Meta(max_length=64)]
 Str256 = Annotated[str, msgspec.Meta(max_length=256)]
 Name = Annotated[str, msgspec.Meta(max_length=64)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
+# An id or pts where 0 means "none": bounded like Id, since the store holds signed 64-bit ints.
+NonNegId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
 class Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -139,7 +151,7 @@ class SentMessage(msgspec.Struct):
 
 class GetHistory(Params):
     peer: Peer
-    offset_id: Annotated[int, msgspec.Meta(ge=0)] = 0
+    offset_id: NonNegId = 0
     add_offset: Annotated[int, msgspec.Meta(ge=-100, le=10_000)] = 0
     limit: Limit = 50
 
@@ -151,28 +163,36 @@ class History(msgspec.Struct):
 
 
 class GetDialogs(Params):
-    offset_id: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Dialogs newest first. To page, pass the last dialog's top message date and id and
+    its peer; offset_id alone continues after that private dialog."""
+
+    offset_date: NonNegId = 0
+    offset_id: NonNegId = 0
+    offset_peer: Peer | None = None
     limit: Limit = 100
 
 
-class Dialog(msgspec.Struct):
+class Dialog(msgspec.Struct, omit_defaults=True):
     peer: Peer
     top_message: int
     read_inbox_max_id: int
     read_outbox_max_id: int
     unread_count: int
+    # Groups and channels: the chat's pts, for updates.getChannelDifference.
+    pts: int | None = None
 
 
 class Dialogs(msgspec.Struct):
     dialogs: list[Dialog]
     messages: list[Message]
     users: list[User]
+    chats: list[Chat]
     state: State
 
 
 class ReadHistory(Params):
     peer: Peer
-    max_id: Annotated[int, msgspec.Meta(ge=0)]
+    max_id: NonNegId
 
 
 class AffectedMessages(msgspec.Struct):
@@ -188,6 +208,8 @@ class EditMessage(Params):
 
 class DeleteMessages(Params):
     id: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=100)]
+    # Private ids are the caller's own; in a group or channel, give its peer.
+    peer: Peer | None = None
     revoke: bool = False
 
 
@@ -198,7 +220,7 @@ class SetTyping(Params):
 
 # -- updates ----------------------------------------------------------------------------
 class GetDifference(Params):
-    pts: Annotated[int, msgspec.Meta(ge=0)]
+    pts: NonNegId
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1000
     # Long poll: wait up to this many seconds for something new when nothing is pending.
     timeout: Annotated[float, msgspec.Meta(ge=0, le=300)] = 0
@@ -251,3 +273,41 @@ METHODS: dict[str, MethodSpec] = {
         _spec("updates.getDifference", GetDifference, Difference, "Updates after a pts."),
     ]
 }
+
+
+def _chat_specs() -> list[MethodSpec]:
+    from chapar.protocol import chat_methods as c
+
+    return [
+        _spec(
+            "channels.createChannel", c.CreateChannel, c.ChatResult, "Create a group or channel."
+        ),
+        _spec("channels.inviteToChannel", c.InviteToChannel, c.ChatResult, "Add members."),
+        _spec("channels.joinChannel", c.ChannelOnly, c.ChatResult, "Join a public chat."),
+        _spec("channels.leaveChannel", c.ChannelOnly, bool, "Leave a chat."),
+        _spec("channels.editBanned", c.EditBanned, bool, "Ban, restrict or lift it."),
+        _spec("channels.editAdmin", c.EditAdmin, bool, "Promote or demote an admin."),
+        _spec("channels.getParticipants", c.GetParticipants, c.Participants, "List members."),
+        _spec("channels.getFullChannel", c.ChannelOnly, c.ChatResult, "A chat's details."),
+        _spec("channels.editTitle", c.EditTitle, c.ChatResult, "Rename a chat."),
+        _spec("channels.editAbout", c.EditAbout, c.ChatResult, "Change a chat's description."),
+        _spec("channels.updateUsername", c.UpdateChannelUsername, c.ChatResult, "Make public."),
+        _spec("channels.toggleSlowMode", c.ToggleSlowMode, c.ChatResult, "Slow mode (groups)."),
+        _spec("channels.toggleSignatures", c.ToggleSignatures, c.ChatResult, "Sign posts."),
+        _spec("messages.exportChatInvite", c.ExportChatInvite, c.ExportedInvite, "New link."),
+        _spec("messages.importChatInvite", c.ImportChatInvite, c.ChatResult, "Join by link."),
+        _spec("messages.editExportedChatInvite", c.EditExportedChatInvite, bool, "Revoke."),
+        _spec(
+            "updates.getChannelDifference",
+            c.GetChannelDifference,
+            c.ChannelDifference,
+            "A chat's updates after a pts.",
+        ),
+        _spec("messages.sendReaction", c.SendReaction, c.MessageReactions, "React."),
+        _spec("messages.updatePinnedMessage", c.UpdatePinnedMessage, bool, "Pin or unpin."),
+        _spec("messages.getMessagesViews", c.GetMessagesViews, c.MessagesViews, "Post views."),
+        _spec("messages.forwardMessages", c.ForwardMessages, c.ForwardedMessages, "Forward."),
+    ]
+
+
+METHODS.update({s.name: s for s in _chat_specs()})

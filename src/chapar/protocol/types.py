@@ -28,15 +28,82 @@ class User(msgspec.Struct, omit_defaults=True):
     contact: bool = False
 
 
-class Message(msgspec.Struct, omit_defaults=True):
+class FwdFrom(msgspec.Struct, omit_defaults=True):
+    """Where a forwarded message came from."""
+
+    date: int
+    from_id: int | None = None
+    chat_id: int | None = None
+    msg_id: int | None = None
+    from_name: str | None = None
+
+
+class Reaction(msgspec.Struct):
+    emoji: str
+    count: int
+
+
+class MessageAction(msgspec.Struct, omit_defaults=True):
+    """What a service message records (joined, left, title changed...)."""
+
+    type: Literal[
+        "chat_create",
+        "chat_add_user",
+        "chat_join",
+        "chat_leave",
+        "chat_delete_user",
+        "chat_edit_title",
+        "pin_message",
+    ]
+    users: list[int] = []
+    title: str | None = None
+    msg_id: int | None = None
+
+
+class Message(msgspec.Struct, omit_defaults=True, kw_only=True):
     id: int
     peer: Peer
     from_id: int
-    out: bool
+    # True for the viewer's own messages. Chat posts are pushed once to every member, so
+    # there it is absent: compare from_id with your own id.
+    out: bool = False
     text: str
     date: int
     edit_date: int | None = None
     reply_to: int | None = None
+    fwd_from: FwdFrom | None = None
+    action: MessageAction | None = None
+    post_author: str | None = None
+    views: int | None = None
+    reactions: list[Reaction] | None = None
+
+
+class AdminRights(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    post_messages: bool = False
+    edit_messages: bool = False
+    delete_messages: bool = False
+    ban_users: bool = False
+    invite_users: bool = False
+    pin_messages: bool = False
+    add_admins: bool = False
+    change_info: bool = False
+
+
+class Chat(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """A group or channel, as seen by the viewer (role and rights are the viewer's)."""
+
+    id: int
+    type: Literal["group", "channel"]
+    title: str
+    username: str | None = None
+    about: str = ""
+    members_count: int = 0
+    pts: int = 0
+    role: Literal["creator", "admin", "member", "banned"] | None = None
+    admin_rights: AdminRights | None = None
+    slow_mode_seconds: int = 0
+    signatures: bool = False
+    pinned_msg_id: int | None = None
 
 
 class State(msgspec.Struct):
@@ -45,7 +112,9 @@ class State(msgspec.Struct):
 
 
 # -- updates ----------------------------------------------------------------------------
-# Updates with a ``pts`` belong to the user's durable log; those without are ephemeral hints.
+# An update with a top-level ``chat_id`` and a ``pts`` belongs to that chat's log; any
+# other update with a ``pts`` belongs to the user's own log; one without ``pts`` is an
+# ephemeral hint.
 
 
 class UpdateNewMessage(msgspec.Struct, tag="updateNewMessage", tag_field="type"):
@@ -98,6 +167,90 @@ class UpdateUserTyping(msgspec.Struct, tag="updateUserTyping", tag_field="type")
     action: TypingAction
 
 
+class UpdateNewChannelMessage(msgspec.Struct, tag="updateNewChannelMessage", tag_field="type"):
+    chat_id: int
+    message: Message
+    pts: int
+
+
+class UpdateEditChannelMessage(msgspec.Struct, tag="updateEditChannelMessage", tag_field="type"):
+    chat_id: int
+    message: Message
+    pts: int
+
+
+class UpdateDeleteChannelMessages(
+    msgspec.Struct, tag="updateDeleteChannelMessages", tag_field="type"
+):
+    chat_id: int
+    messages: list[int]
+    pts: int
+
+
+class UpdateChannelMessageReactions(
+    msgspec.Struct, tag="updateChannelMessageReactions", tag_field="type"
+):
+    chat_id: int
+    msg_id: int
+    reactions: list[Reaction]
+    pts: int
+
+
+class UpdatePinnedChannelMessage(
+    msgspec.Struct, tag="updatePinnedChannelMessage", tag_field="type"
+):
+    """msg_id None: unpinned."""
+
+    chat_id: int
+    msg_id: int | None
+    pts: int
+
+
+class UpdateChatInfo(msgspec.Struct, tag="updateChatInfo", tag_field="type"):
+    """Title, username, about, slow mode or signatures of the chat changed."""
+
+    chat_id: int
+    title: str
+    username: str | None
+    about: str
+    slow_mode_seconds: int
+    signatures: bool
+    pts: int
+
+
+class UpdateChannel(msgspec.Struct, tag="updateChannel", tag_field="type"):
+    """In the user's log: their membership or rights in a chat changed (joined, left,
+    banned, promoted). chat is None when they can no longer see it."""
+
+    peer: Peer
+    chat: Chat | None
+    pts: int
+
+
+class UpdateReadChannelInbox(msgspec.Struct, tag="updateReadChannelInbox", tag_field="type"):
+    """In the user's log: they read a chat up to max_id (on some device)."""
+
+    peer: Peer
+    max_id: int
+    still_unread_count: int
+    pts: int
+
+
+class UpdateMention(msgspec.Struct, tag="updateMention", tag_field="type"):
+    """In the user's log: someone @mentioned them in a chat."""
+
+    peer: Peer
+    msg_id: int
+    from_id: int
+    pts: int
+
+
+class UpdateChatUserTyping(msgspec.Struct, tag="updateChatUserTyping", tag_field="type"):
+    peer: Peer
+    user_id: int
+    action: TypingAction
+
+
 Update = (
     UpdateNewMessage
     | UpdateEditMessage
@@ -106,4 +259,14 @@ Update = (
     | UpdateReadHistoryOutbox
     | UpdateUserName
     | UpdateUserTyping
+    | UpdateNewChannelMessage
+    | UpdateEditChannelMessage
+    | UpdateDeleteChannelMessages
+    | UpdateChannelMessageReactions
+    | UpdatePinnedChannelMessage
+    | UpdateChatInfo
+    | UpdateChannel
+    | UpdateReadChannelInbox
+    | UpdateMention
+    | UpdateChatUserTyping
 )

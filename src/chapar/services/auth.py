@@ -59,6 +59,9 @@ class AuthService:
         # token -> context; dropped on revocation (bus topic "sessions").
         self._cache: OrderedDict[str, AuthContext] = OrderedDict()
         self._cache_by_session: dict[int, str] = {}
+        # Sessions revoked recently: a lookup that raced with the revocation must not put
+        # the token back into the cache.
+        self._revoked: OrderedDict[int, None] = OrderedDict()
 
     # -- codes --------------------------------------------------------------------------
     def _phone(self, raw: str) -> str:
@@ -156,6 +159,8 @@ class AuthService:
         if found is None:
             raise Unauthorized("AUTH_KEY_UNREGISTERED", "the token is not valid or was revoked")
         ctx = AuthContext(user_id=found[1], session_id=found[0])
+        if ctx.session_id in self._revoked:
+            raise Unauthorized("AUTH_KEY_UNREGISTERED", "the token was revoked")
         self._cache[token] = ctx
         self._cache_by_session[ctx.session_id] = token
         if len(self._cache) > TOKEN_CACHE_SIZE:
@@ -164,6 +169,9 @@ class AuthService:
         return ctx
 
     def forget_session(self, session_id: int) -> None:
+        self._revoked[session_id] = None
+        if len(self._revoked) > TOKEN_CACHE_SIZE:
+            self._revoked.popitem(last=False)
         token = self._cache_by_session.pop(session_id, None)
         if token is not None:
             self._cache.pop(token, None)

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from chapar.config import Settings
 from chapar.db.log import Pushes
-from chapar.ports.bus import EventBus
+from chapar.ports.bus import SESSIONS_TOPIC, EventBus, chat_topic, user_topic
 from chapar.ports.clock import Clock, Random
 from chapar.ports.sms import SmsGateway
 from chapar.ports.store import Store
+
+__all__ = ["SESSIONS_TOPIC", "Deps", "chat_topic", "push_frame", "user_topic"]
 
 
 @dataclass(frozen=True)
@@ -25,19 +27,12 @@ class Deps:
         return int(self.clock.now())
 
     async def push(self, pushes: Pushes) -> None:
-        """Publish the updates a committed write produced, one frame per user, in pts order."""
-        by_user: dict[int, list[bytes]] = {}
-        for user_id, data in pushes:
-            by_user.setdefault(user_id, []).append(data)
-        for user_id, datas in by_user.items():
-            await self.bus.publish(user_topic(user_id), push_frame(datas))
-
-
-def user_topic(user_id: int) -> str:
-    return f"user:{user_id}"
-
-
-SESSIONS_TOPIC = "sessions"
+        """Publish the updates a committed write produced, one frame per topic, in order."""
+        by_topic: dict[str, list[bytes]] = {}
+        for topic, data in pushes:
+            by_topic.setdefault(topic, []).append(data)
+        for topic, datas in by_topic.items():
+            await self.bus.publish(topic, push_frame(datas))
 
 
 def push_frame(encoded_updates: list[bytes]) -> bytes:

@@ -6,17 +6,21 @@ then pushed (Deps.push). See docs/architecture.md, "Delivery".
 
 from __future__ import annotations
 
+from chapar.db import chats as chats_db
 from chapar.db import log
 from chapar.db import messages as db
 from chapar.db import users as users_db
+from chapar.db.chats import encode_json
 from chapar.domain import text as texts
 from chapar.errors import BadRequest, Forbidden
 from chapar.ports.store import Tx
+from chapar.protocol import chat_methods as cm
 from chapar.protocol import methods as m
 from chapar.protocol.envelope import encode_push
 from chapar.protocol.types import (
+    FwdFrom,
+    Message,
     Peer,
-    State,
     UpdateDeleteMessages,
     UpdateEditMessage,
     UpdateNewMessage,
@@ -25,14 +29,15 @@ from chapar.protocol.types import (
     UpdateUserTyping,
 )
 from chapar.services.auth import AuthContext
+from chapar.services.chat_messages import ChatMessagesService
+from chapar.services.chats import Moves, load_visible
 from chapar.services.deps import Deps, user_topic
+from chapar.services.dialogs import list_dialogs
 
 
 def peer_user_id(peer: Peer) -> int:
     if peer.chat_id is not None or peer.user_id is None:
-        raise BadRequest(
-            "PEER_ID_INVALID", "this peer is not a user (groups are not available yet)"
-        )
+        raise BadRequest("PEER_ID_INVALID", 'give exactly one of "user_id" or "chat_id"')
     return peer.user_id
 
 
@@ -41,47 +46,70 @@ def _check_peer(tx: Tx, user_id: int) -> None:
         raise BadRequest("PEER_ID_INVALID", "no such user")
 
 
+def post_private(
+    tx: Tx,
+    me: int,
+    peer: int,
+    body: str,
+    random_id: int,
+    reply_to: int | None,
+    fwd_from: FwdFrom | None,
+    now: int,
+    pushes: log.Pushes,
+) -> m.SentMessage:
+    """Write a private message: a copy in each side's box and each side's log."""
+    first = db.by_random_id(tx, me, random_id)
+    if first is not None:  # a retry: answer with the first result, change nothing
+        return m.SentMessage(message=first.to_wire(), pts=first.pts)
+    peer_reply: int | None = None
+    if reply_to is not None:
+        replied = db.get(tx, me, reply_to)
+        if replied is None or replied.peer_id != peer:
+            raise BadRequest("REPLY_MESSAGE_ID_INVALID", "no such message in this chat")
+        peer_reply = replied.peer_msg_id
+    fwd = encode_json(fwd_from)
+    s_pts, s_id = db.allocate(tx, me)
+    r_id: int | None = None
+    if peer != me:  # Saved Messages (a chat with oneself) keep one copy
+        r_pts, r_id = db.allocate(tx, peer)
+        theirs = db.MessageRow(
+            peer, r_id, me, me, False, body, now, None, peer_reply, s_id, r_pts, fwd
+        )
+        db.insert(tx, theirs, None)
+        db.bump_dialog(tx, peer, me, r_id, now, 1)
+        log.append(tx, peer, r_pts, UpdateNewMessage(theirs.to_wire(), r_pts), pushes)
+    mine = db.MessageRow(me, s_id, peer, me, True, body, now, None, reply_to, r_id, s_pts, fwd)
+    db.insert(tx, mine, random_id)
+    db.bump_dialog(tx, me, peer, s_id, now, 0)
+    log.append(tx, me, s_pts, UpdateNewMessage(mine.to_wire(), s_pts), pushes)
+    return m.SentMessage(message=mine.to_wire(), pts=s_pts)
+
+
 class MessagesService:
-    def __init__(self, deps: Deps) -> None:
+    """Private chats here; chat peers ({"chat_id": N}) are handed to ChatMessagesService."""
+
+    def __init__(self, deps: Deps, chat: ChatMessagesService) -> None:
         self.d = deps
+        self.chat = chat
 
     async def send(self, ctx: AuthContext, p: m.SendMessage) -> m.SentMessage:
+        if p.peer.chat_id is not None:
+            return await self.chat.send(ctx, p.peer.chat_id, p)
         me, peer = ctx.user_id, peer_user_id(p.peer)
         body = texts.message_text(p.text, self.d.settings.max_message_length)
         now = self.d.now()
         pushes: log.Pushes = []
 
         def write(tx: Tx) -> m.SentMessage:
-            first = db.by_random_id(tx, me, p.random_id)
-            if first is not None:  # a retry: answer with the first result, change nothing
-                return m.SentMessage(message=first.to_wire(), pts=first.pts)
-            peer_reply: int | None = None
-            if p.reply_to is not None:
-                replied = db.get(tx, me, p.reply_to)
-                if replied is None or replied.peer_id != peer:
-                    raise BadRequest("REPLY_MESSAGE_ID_INVALID", "no such message in this chat")
-                peer_reply = replied.peer_msg_id
-            s_pts, s_id = db.allocate(tx, me)
-            r_id: int | None = None
-            if peer != me:  # Saved Messages (a chat with oneself) keep one copy
-                r_pts, r_id = db.allocate(tx, peer)
-                theirs = db.MessageRow(
-                    peer, r_id, me, me, False, body, now, None, peer_reply, s_id, r_pts
-                )
-                db.insert(tx, theirs, None)
-                db.bump_dialog(tx, peer, me, r_id, 1)
-                log.append(tx, peer, r_pts, UpdateNewMessage(theirs.to_wire(), r_pts), pushes)
-            mine = db.MessageRow(me, s_id, peer, me, True, body, now, None, p.reply_to, r_id, s_pts)
-            db.insert(tx, mine, p.random_id)
-            db.bump_dialog(tx, me, peer, s_id, 0)
-            log.append(tx, me, s_pts, UpdateNewMessage(mine.to_wire(), s_pts), pushes)
-            return m.SentMessage(message=mine.to_wire(), pts=s_pts)
+            return post_private(tx, me, peer, body, p.random_id, p.reply_to, None, now, pushes)
 
         result = await self.d.store.write(write)
         await self.d.push(pushes)
         return result
 
     async def edit(self, ctx: AuthContext, p: m.EditMessage) -> m.SentMessage:
+        if p.peer.chat_id is not None and p.peer.user_id is None:
+            return await self.chat.edit(ctx, p.peer.chat_id, p)
         me, peer = ctx.user_id, peer_user_id(p.peer)
         body = texts.message_text(p.text, self.d.settings.max_message_length)
         now = self.d.now()
@@ -116,6 +144,10 @@ class MessagesService:
         return result
 
     async def delete(self, ctx: AuthContext, p: m.DeleteMessages) -> m.AffectedMessages:
+        if p.peer is not None:
+            if p.peer.chat_id is None or p.peer.user_id is not None:
+                raise BadRequest("PEER_ID_INVALID", "peer is only for chats; private ids need none")
+            return await self.chat.delete(ctx, p.peer.chat_id, sorted(set(p.id)))
         me = ctx.user_id
         ids = sorted(set(p.id))
         pushes: log.Pushes = []
@@ -150,6 +182,8 @@ class MessagesService:
         return result
 
     async def read_history(self, ctx: AuthContext, p: m.ReadHistory) -> m.AffectedMessages:
+        if p.peer.chat_id is not None and p.peer.user_id is None:
+            return await self.chat.read_history(ctx, p.peer.chat_id, p.max_id)
         me, peer = ctx.user_id, peer_user_id(p.peer)
         pushes: log.Pushes = []
 
@@ -182,6 +216,8 @@ class MessagesService:
         return result
 
     async def history(self, ctx: AuthContext, p: m.GetHistory) -> m.History:
+        if p.peer.chat_id is not None and p.peer.user_id is None:
+            return await self.chat.history(ctx, p.peer.chat_id, p)
         me, peer = ctx.user_id, peer_user_id(p.peer)
         if p.add_offset < -p.limit:
             raise BadRequest("ADD_OFFSET_INVALID", "add_offset must not be below -limit")
@@ -198,31 +234,66 @@ class MessagesService:
         return await self.d.store.read(read)
 
     async def dialogs(self, ctx: AuthContext, p: m.GetDialogs) -> m.Dialogs:
-        me = ctx.user_id
-        now = self.d.now()
+        me, now = ctx.user_id, self.d.now()
+        return await self.d.store.read(lambda tx: list_dialogs(tx, me, p, now))
 
-        def read(tx: Tx) -> m.Dialogs:
-            rows = db.list_dialogs(tx, me, p.offset_id, p.limit)
-            tops = db.get_many(tx, me, [r.top_message for r in rows])
-            return m.Dialogs(
-                dialogs=[
-                    m.Dialog(
-                        peer=Peer(user_id=r.peer_id),
-                        top_message=r.top_message,
-                        read_inbox_max_id=r.read_inbox_max_id,
-                        read_outbox_max_id=r.read_outbox_max_id,
-                        unread_count=r.unread_count,
-                    )
-                    for r in rows
-                ],
-                messages=[t.to_wire() for t in sorted(tops, key=lambda t: -t.id)],
-                users=users_db.load(tx, me, {me, *(r.peer_id for r in rows)}),
-                state=State(pts=log.current_pts(tx, me), date=now),
-            )
+    async def forward(self, ctx: AuthContext, p: cm.ForwardMessages) -> cm.ForwardedMessages:
+        """Forward messages from any chat the user can read to any chat they may post in;
+        the origin is kept (a forward of a forward names the first sender)."""
+        if len(p.random_id) != len(p.id) or len(set(p.random_id)) != len(p.random_id):
+            raise BadRequest("RANDOM_ID_INVALID", "give one distinct random_id per message")
+        me, now = ctx.user_id, self.d.now()
+        src, dst = p.from_peer, p.to_peer
 
-        return await self.d.store.read(read)
+        def fn(tx: Tx, pushes: log.Pushes, moves: Moves) -> cm.ForwardedMessages:
+            origins = self._origins(tx, me, src, p.id, now)
+            sent: list[Message] = []
+            for (text, origin), rid in zip(origins, p.random_id, strict=True):
+                if dst.chat_id is not None and dst.user_id is None:
+                    r = self.chat.post(tx, me, dst.chat_id, text, rid, None, origin, now, pushes)
+                else:
+                    peer = peer_user_id(dst)
+                    if not users_db.exists(tx, peer):
+                        raise BadRequest("PEER_ID_INVALID", "no such user")
+                    r = post_private(tx, me, peer, text, rid, None, origin, now, pushes)
+                sent.append(r.message)
+            return cm.ForwardedMessages(messages=sent)
+
+        return await self.chat.chats.write(fn)
+
+    def _origins(
+        self, tx: Tx, me: int, src: Peer, ids: list[int], now: int
+    ) -> list[tuple[str, FwdFrom]]:
+        found: dict[int, tuple[str, FwdFrom]] = {}
+        if src.chat_id is not None and src.user_id is None:
+            chat, _ = load_visible(tx, src.chat_id, me, now)
+            for r in chats_db.get_messages(tx, chat.id, ids):
+                if r.action is not None:
+                    continue
+                wire = r.to_wire(me, None, chat.broadcast)
+                found[r.id] = (
+                    r.text,
+                    wire.fwd_from
+                    or FwdFrom(
+                        date=r.date,
+                        from_id=None if chat.broadcast else r.from_id,
+                        chat_id=chat.id if chat.broadcast else None,
+                        msg_id=r.id if chat.broadcast else None,
+                    ),
+                )
+        else:
+            peer = peer_user_id(src)
+            for pr in db.get_many(tx, me, ids):
+                if pr.peer_id == peer:
+                    origin = pr.to_wire().fwd_from or FwdFrom(date=pr.date, from_id=pr.from_id)
+                    found[pr.id] = (pr.text, origin)
+        if len(found) != len(set(ids)):
+            raise BadRequest("MESSAGE_ID_INVALID", "some of these messages do not exist here")
+        return [found[i] for i in ids]
 
     async def set_typing(self, ctx: AuthContext, p: m.SetTyping) -> bool:
+        if p.peer.chat_id is not None and p.peer.user_id is None:
+            return await self.chat.typing(ctx, p.peer.chat_id, p.action)
         peer = peer_user_id(p.peer)
         if not await self.d.store.read(lambda tx: users_db.exists(tx, peer)):
             raise BadRequest("PEER_ID_INVALID", "no such user")

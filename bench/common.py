@@ -1,0 +1,188 @@
+"""Helpers shared by the benchmark scripts: child processes, CPU accounting, latency
+summaries and the printed table. Standard library only, so a script can import it before
+deciding which event loop to run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LOCALHOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind((LOCALHOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Child:
+    """A server in a child process, with its output in a log file.
+
+    Why a process and not a task in the benchmark's loop: the load generator and the
+    server must not share a GIL or an event loop, or each one's cost hides in the other's.
+    """
+
+    def __init__(
+        self, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "the child is not running"
+        return self.proc.pid
+
+    def start(self, ready_url: str, timeout: float = 30.0) -> None:
+        """Start the child and wait until ready_url answers 200."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.argv[:4]} exited early:\n{self.log_tail()}")
+            if _answers_200(ready_url):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.argv[:4]} did not become ready in {timeout} s")
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM (a clean shutdown), then SIGKILL if it hangs; returns the exit code."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return int(r.status) == 200
+    except OSError:
+        return False
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process and all its threads (Linux /proc), else None.
+
+    Read from outside the process so the figure includes the SQLite writer thread.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU time all cores spent not idle since boot (Linux /proc/stat), else None.
+
+    Minus the server's and the load generator's share, it shows how much of the machine
+    something else took during a measurement: these machines are shared.
+    """
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0]
+    except OSError:
+        return None
+    ticks = [int(x) for x in first.split()[1:]]
+    idle, iowait = ticks[3], ticks[4]
+    # guest time is already counted in user; steal is time another VM took from us.
+    busy = sum(ticks[:8]) - idle - iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Milliseconds; None when nothing was delivered."""
+
+    count: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+def summarize_us(latencies_us: Sequence[int]) -> LatencySummary:
+    """Nearest-rank percentiles of latencies in microseconds."""
+    if not latencies_us:
+        return LatencySummary(0, None, None, None)
+    ordered = sorted(latencies_us)
+
+    def rank(q: float) -> float:
+        i = min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))
+        return ordered[i] / 1000
+
+    return LatencySummary(len(ordered), rank(0.50), rank(0.99), ordered[-1] / 1000)
+
+
+def machine_info() -> dict[str, Any]:
+    """What a figure depends on, recorded next to it."""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "argv": " ".join(sys.argv),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """A plain-text table: the first ``left`` columns left-aligned, the others right-aligned."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [c.ljust(w) for c, w in zip(cells[:left], widths[:left], strict=True)]
+        out += [c.rjust(w) for c, w in zip(cells[left:], widths[left:], strict=True)]
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def fmt_num(x: float | None, digits: int = 0) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.{digits}f}"

@@ -1,0 +1,660 @@
+// The client core: the signed-in user, the chats and messages the screens show, and the rules
+// that keep them equal to the server's (the update log through the Sequencer, the outbox).
+// It knows nothing of the DOM; screens listen to its 'change' events and call its methods.
+//
+// Change events carry {what, key}: what is 'auth', 'status', 'dialogs', 'messages' (key: the
+// chat), 'typing' (key) or 'me'.
+
+import { ApiError, Connection } from './connection.js';
+import { Outbox, peerKeyOf } from './outbox.js';
+import { Sequencer } from './sync.js';
+
+const AUTH_KEY = 'chapar.auth';
+const TYPING_SHOWN_MS = 6000;
+const HISTORY_PAGE = 50;
+
+export { ApiError, peerKeyOf };
+
+export function peerOfKey(key) {
+  const id = Number(key.slice(1));
+  return key[0] === 'u' ? { user_id: id } : { chat_id: id };
+}
+
+export function displayName(user) {
+  if (!user) return '';
+  return [user.first_name, user.last_name].filter(Boolean).join(' ');
+}
+
+export class Client extends EventTarget {
+  constructor() {
+    super();
+    this.conn = new Connection();
+    this.seq = new Sequencer(
+      (method, params) => this.conn.call(method, params),
+      (u) => this.applyUpdate(u),
+    );
+    this.seq.onSyncing = () => this.emit('status');
+    this.token = null;
+    this.me = null;
+    this.outbox = null;
+    this.resetState();
+    this.conn.addEventListener('status', () => this.emit('status'));
+    this.conn.addEventListener('open', () => this.onOpen());
+    this.conn.addEventListener('push', (e) => this.seq.feed(e.detail.updates));
+    this.conn.addEventListener('unauthorized', () => this.forget());
+    this.conn.addEventListener('state', (e) => {
+      if (this.seq.pts !== null && e.detail.pts > this.seq.pts) this.seq.catchUp();
+    });
+    window.addEventListener('storage', (e) => {
+      if (this.outbox && e.key === this.outbox.key) {
+        this.outbox.reload();
+        this.emit('dialogs');
+        this.emit('messages', this.openKey);
+      }
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible' && this.openKey) this.markRead(this.openKey);
+    });
+  }
+
+  resetState() {
+    this.users = new Map();
+    this.dialogs = new Map(); // key -> {peer, top_message, read_inbox_max_id, ...}
+    this.histories = new Map(); // key -> {messages: Map, loaded, minId, complete, loading}
+    this.byId = new Map();
+    this.typing = new Map(); // user id -> timer
+    this.echoed = new Map(); // random_id -> message id (our send, seen before its answer)
+    this.ready = false;
+    this.openKey = null;
+    this.flushing = false;
+    this.seq.reset();
+  }
+
+  emit(what, key = null) {
+    this.dispatchEvent(new CustomEvent('change', { detail: { what, key } }));
+  }
+
+  /** 'offline' | 'connecting' | 'updating' | 'online' for the banner. */
+  get status() {
+    if (this.conn.status === 'offline') return 'offline';
+    if (this.conn.status !== 'open') return 'connecting';
+    if (this.token && (!this.ready || this.seq.syncing)) return 'updating';
+    return 'online';
+  }
+
+  // -- sign-in ------------------------------------------------------------------------
+  boot() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(AUTH_KEY) ?? 'null');
+      if (saved?.token && saved?.user) this.adopt(saved.token, saved.user);
+    } catch {
+      localStorage.removeItem(AUTH_KEY);
+    }
+    this.conn.start(this.token);
+  }
+
+  get signedIn() {
+    return this.token !== null;
+  }
+
+  adopt(token, user) {
+    this.token = token;
+    this.me = user;
+    this.users.set(user.id, user);
+    this.outbox = new Outbox(`chapar.outbox.${user.id}`);
+  }
+
+  sendCode(phone) {
+    return this.conn.call('auth.sendCode', { phone });
+  }
+
+  async signIn(phone, hash, code) {
+    const auth = await this.conn.call('auth.signIn', this.authParams(phone, hash, code));
+    this.signedInAs(auth);
+  }
+
+  async signUp(phone, hash, code, firstName, lastName) {
+    const params = { ...this.authParams(phone, hash, code), first_name: firstName };
+    if (lastName) params.last_name = lastName;
+    this.signedInAs(await this.conn.call('auth.signUp', params));
+  }
+
+  authParams(phone, hash, code) {
+    const ua = navigator.userAgent;
+    const browser = /Firefox\//.test(ua)
+      ? 'Firefox'
+      : /Edg\//.test(ua)
+        ? 'Edge'
+        : /Chrom(e|ium)\//.test(ua)
+          ? 'Chromium'
+          : /Safari\//.test(ua)
+            ? 'Safari'
+            : 'Browser';
+    const os = navigator.userAgentData?.platform || navigator.platform || '';
+    return {
+      phone,
+      phone_code_hash: hash,
+      code,
+      device: `${browser}${os ? ` on ${os}` : ''}`,
+      app: 'Chapar Web',
+    };
+  }
+
+  signedInAs({ token, user }) {
+    this.resetState();
+    this.adopt(token, user);
+    this.saveAuth();
+    this.conn.setToken(token);
+    this.emit('auth');
+  }
+
+  saveAuth() {
+    localStorage.setItem(AUTH_KEY, JSON.stringify({ token: this.token, user: this.me }));
+  }
+
+  async logOut() {
+    try {
+      await this.conn.call('auth.logOut', {}, { timeout: 5000 });
+    } catch {
+      // signed out here either way; the session ends on the server when it is reached
+    }
+    this.outbox?.clear();
+    this.forget();
+  }
+
+  /** Drop the session locally (logged out, or the server no longer knows the token). */
+  forget() {
+    if (!this.token) return;
+    localStorage.removeItem(AUTH_KEY);
+    this.token = null;
+    this.me = null;
+    this.outbox = null;
+    this.resetState();
+    this.conn.setToken(null);
+    this.emit('auth');
+  }
+
+  // -- connection and sync --------------------------------------------------------------
+  async onOpen() {
+    if (!this.token) return;
+    if (!this.ready) {
+      await this.loadDialogs();
+    } else {
+      await this.seq.catchUp();
+    }
+    this.flushOutbox();
+  }
+
+  async loadDialogs() {
+    let res;
+    try {
+      res = await this.conn.call('messages.getDialogs', { limit: 100 });
+    } catch {
+      return; // the next connect tries again
+    }
+    this.addUsers(res.users);
+    for (const m of res.messages) this.addMessage(m, false);
+    for (const d of res.dialogs) this.dialogs.set(peerKeyOf(d.peer), { ...d });
+    this.ready = true;
+    this.seq.start(res.state.pts);
+    this.emit('dialogs');
+    this.emit('status');
+    if (this.openKey) this.openChat(this.openKey);
+  }
+
+  // -- state helpers --------------------------------------------------------------------
+  addUsers(users) {
+    for (const u of users) {
+      const known = this.users.get(u.id);
+      this.users.set(u.id, known ? { ...known, ...u } : u);
+      if (u.is_self && this.me) {
+        this.me = { ...this.me, ...u };
+        this.saveAuth();
+      }
+    }
+  }
+
+  user(id) {
+    const u = this.users.get(id);
+    if (!u) this.fetchUser(id);
+    return u;
+  }
+
+  async fetchUser(id) {
+    this.fetchingUsers ??= new Set();
+    if (this.fetchingUsers.has(id)) return;
+    this.fetchingUsers.add(id);
+    try {
+      const full = await this.conn.call('users.getFullUser', { user_id: id });
+      this.addUsers([full.user]);
+      this.emit('dialogs');
+      this.emit('messages', `u${id}`);
+    } catch {
+      // shown by id until a later try
+    } finally {
+      this.fetchingUsers.delete(id);
+    }
+  }
+
+  history(key) {
+    let h = this.histories.get(key);
+    if (!h) {
+      h = { messages: new Map(), loaded: false, minId: 0, complete: false, loading: false };
+      this.histories.set(key, h);
+    }
+    return h;
+  }
+
+  dialog(key) {
+    let d = this.dialogs.get(key);
+    if (!d) {
+      d = {
+        peer: peerOfKey(key),
+        top_message: 0,
+        read_inbox_max_id: 0,
+        read_outbox_max_id: 0,
+        unread_count: 0,
+      };
+      this.dialogs.set(key, d);
+    }
+    return d;
+  }
+
+  /** Store a message; with `live`, it is news: it moves its chat up and may count unread. */
+  addMessage(m, live = true) {
+    const key = peerKeyOf(m.peer);
+    const known = this.byId.has(m.id);
+    this.byId.set(m.id, m);
+    this.history(key).messages.set(m.id, m);
+    if (!live) return key;
+    const d = this.dialog(key);
+    if (m.id > d.top_message) d.top_message = m.id;
+    if (!known && !m.out && m.id > d.read_inbox_max_id) d.unread_count += 1;
+    return key;
+  }
+
+  removeMessages(ids) {
+    const touched = new Set();
+    for (const id of ids) {
+      const m = this.byId.get(id);
+      if (!m) continue;
+      this.byId.delete(id);
+      const key = peerKeyOf(m.peer);
+      this.histories.get(key)?.messages.delete(id);
+      touched.add(key);
+    }
+    for (const key of touched) {
+      const d = this.dialogs.get(key);
+      if (d && !this.byId.has(d.top_message)) this.refreshTop(key);
+      this.emit('messages', key);
+    }
+    this.emit('dialogs');
+  }
+
+  /** The chat's last message was deleted: find the one before it. */
+  async refreshTop(key) {
+    const d = this.dialogs.get(key);
+    const ids = [...this.history(key).messages.keys()];
+    if (ids.length) {
+      d.top_message = Math.max(...ids);
+      return;
+    }
+    try {
+      const res = await this.conn.call('messages.getHistory', { peer: d.peer, limit: 1 });
+      if (res.messages.length) {
+        this.addMessage(res.messages[0], false);
+        d.top_message = res.messages[0].id;
+      } else {
+        this.dialogs.delete(key);
+      }
+      this.emit('dialogs');
+    } catch {
+      // kept as it is until the next load
+    }
+  }
+
+  setTypingShown(userId, on) {
+    clearTimeout(this.typing.get(userId));
+    this.typing.delete(userId);
+    if (on) {
+      this.typing.set(
+        userId,
+        setTimeout(() => this.setTypingShown(userId, false), TYPING_SHOWN_MS),
+      );
+    }
+    this.emit('typing', `u${userId}`);
+  }
+
+  isTyping(key) {
+    return key[0] === 'u' && this.typing.has(Number(key.slice(1)));
+  }
+
+  // -- updates --------------------------------------------------------------------------
+  applyUpdate(u) {
+    switch (u.type) {
+      case 'updateNewMessage': {
+        const m = u.message;
+        if (m.out) this.noteEcho(m);
+        else if (this.typing.has(m.from_id)) this.setTypingShown(m.from_id, false);
+        const key = this.addMessage(m);
+        if (m.peer.user_id != null) this.user(m.peer.user_id);
+        if (!m.out && key === this.openKey && document.visibilityState === 'visible') {
+          this.markReadSoon(key);
+        }
+        this.emit('messages', key);
+        this.emit('dialogs');
+        break;
+      }
+      case 'updateEditMessage': {
+        const key = this.addMessage(u.message, false);
+        this.emit('messages', key);
+        this.emit('dialogs');
+        break;
+      }
+      case 'updateDeleteMessages':
+        this.removeMessages(u.messages);
+        break;
+      case 'updateReadHistoryInbox': {
+        const d = this.dialog(peerKeyOf(u.peer));
+        d.read_inbox_max_id = Math.max(d.read_inbox_max_id, u.max_id);
+        d.unread_count = u.still_unread_count;
+        this.emit('dialogs');
+        break;
+      }
+      case 'updateReadHistoryOutbox': {
+        const key = peerKeyOf(u.peer);
+        const d = this.dialog(key);
+        d.read_outbox_max_id = Math.max(d.read_outbox_max_id, u.max_id);
+        this.emit('messages', key);
+        this.emit('dialogs');
+        break;
+      }
+      case 'updateUserName': {
+        const { user_id, first_name, last_name, username } = u;
+        this.addUsers([{ id: user_id, first_name, last_name, username: username ?? undefined }]);
+        if (this.me && user_id === this.me.id) {
+          this.me = { ...this.me, first_name, last_name, username: username ?? undefined };
+          this.saveAuth();
+          this.emit('me');
+        }
+        this.emit('dialogs');
+        break;
+      }
+      case 'updateUserTyping':
+        this.setTypingShown(u.user_id, u.action === 'typing');
+        break;
+      default:
+        // A type this version does not know: its pts still counts (the Sequencer moved on).
+        break;
+    }
+  }
+
+  // -- chats ----------------------------------------------------------------------------
+  /** The chats for the list, newest first, each with what a row shows. */
+  chatList() {
+    const rows = new Map();
+    for (const [key, d] of this.dialogs) {
+      const top = this.byId.get(d.top_message);
+      rows.set(key, { key, dialog: d, top, pending: null, date: top?.date ?? 0 });
+    }
+    for (const item of this.outbox?.items ?? []) {
+      const key = peerKeyOf(item.peer);
+      if (this.echoed.has(item.random_id)) continue;
+      const row = rows.get(key) ?? { key, dialog: this.dialog(key), top: null, date: 0 };
+      if (item.date >= row.date) Object.assign(row, { pending: item, date: item.date });
+      rows.set(key, row);
+    }
+    return [...rows.values()]
+      .filter((r) => r.top || r.pending)
+      .sort((a, b) => b.date - a.date || b.dialog.top_message - a.dialog.top_message);
+  }
+
+  /** The title of a chat: the user's name, or "Saved Messages" for one's own. */
+  chatUser(key) {
+    return key[0] === 'u' ? this.user(Number(key.slice(1))) : null;
+  }
+
+  setOpenChat(key) {
+    this.openKey = key;
+    if (key) this.openChat(key);
+  }
+
+  async openChat(key) {
+    const h = this.history(key);
+    if (!h.loaded) await this.loadHistory(key);
+    this.markRead(key);
+  }
+
+  /** The newest page when first opened, then older pages as the user scrolls up. */
+  async loadHistory(key, older = false) {
+    const h = this.history(key);
+    if (h.loading || (older && h.complete) || !this.ready) return;
+    h.loading = true;
+    this.emit('messages', key);
+    const params = { peer: peerOfKey(key), limit: HISTORY_PAGE };
+    if (older) params.offset_id = h.minId;
+    try {
+      const res = await this.conn.call('messages.getHistory', params);
+      this.addUsers(res.users);
+      const ids = res.messages.map((m) => m.id);
+      const minId = ids.length ? Math.min(...ids) : 0;
+      if (!older && ids.length === HISTORY_PAGE) {
+        // Only what follows on from this page is known to be complete.
+        for (const id of h.messages.keys()) if (id < minId) h.messages.delete(id);
+      }
+      for (const m of res.messages) this.addMessage(m, false);
+      h.minId = minId || h.minId;
+      h.complete = ids.length < HISTORY_PAGE;
+      h.loaded = true;
+    } catch {
+      // loaded again when the chat is next opened
+    } finally {
+      h.loading = false;
+      this.emit('messages', key);
+    }
+  }
+
+  /** The messages of a chat, oldest first, with the unsent ones after them. */
+  messagesOf(key) {
+    const h = this.history(key);
+    const msgs = [...h.messages.values()].sort((a, b) => a.id - b.id);
+    const pending = (this.outbox?.forPeer(key) ?? []).filter((i) => !this.echoed.has(i.random_id));
+    return { messages: msgs, pending, loading: h.loading, complete: h.complete, loaded: h.loaded };
+  }
+
+  /** A message a reply points at, fetched if it is not loaded. */
+  replied(key, id) {
+    const m = this.byId.get(id);
+    if (m) return m;
+    this.fetchingReplies ??= new Set();
+    if (!this.fetchingReplies.has(id)) {
+      this.fetchingReplies.add(id);
+      this.conn
+        .call('messages.getHistory', { peer: peerOfKey(key), offset_id: id + 1, limit: 1 })
+        .then((res) => {
+          const found = res.messages.find((x) => x.id === id);
+          if (found) {
+            this.byId.set(found.id, found);
+            this.emit('messages', key);
+          }
+        })
+        .catch(() => this.fetchingReplies.delete(id));
+    }
+    return null;
+  }
+
+  // -- writing --------------------------------------------------------------------------
+  send(key, text, replyTo = null) {
+    const item = this.outbox.add({ peer: peerOfKey(key), text, reply_to: replyTo });
+    this.emit('messages', key);
+    this.emit('dialogs');
+    this.flushOutbox();
+    return item;
+  }
+
+  /** Our own message came back through the log before its answer: hide its pending copy. */
+  noteEcho(m) {
+    const key = peerKeyOf(m.peer);
+    const item = this.outbox?.items.find(
+      (i) =>
+        i.sending &&
+        !this.echoed.has(i.random_id) &&
+        peerKeyOf(i.peer) === key &&
+        i.text.trim() === m.text &&
+        (i.reply_to ?? null) === (m.reply_to ?? null),
+    );
+    if (item) this.echoed.set(item.random_id, m.id);
+  }
+
+  /** Send what the outbox holds, one at a time and in order, until it is empty. */
+  async flushOutbox() {
+    if (this.flushing || !this.outbox || !this.ready) return;
+    this.flushing = true;
+    const outbox = this.outbox;
+    try {
+      for (;;) {
+        const item = outbox.due()[0];
+        if (!item || outbox !== this.outbox) break;
+        item.sending = true;
+        const params = { peer: item.peer, text: item.text, random_id: item.random_id };
+        if (item.reply_to) params.reply_to = item.reply_to;
+        try {
+          const res = await this.conn.call('messages.sendMessage', params, { timeout: 0 });
+          this.addMessage(res.message);
+          outbox.remove(item.random_id);
+          this.echoed.delete(item.random_id);
+          this.seq.feed([{ type: 'updateNewMessage', message: res.message, pts: res.pts }]);
+          const key = peerKeyOf(item.peer);
+          this.emit('messages', key);
+          this.emit('dialogs');
+        } catch (e) {
+          item.sending = false;
+          if (e.type === 'FLOOD_WAIT') {
+            await sleep((e.retry_after ?? 1) * 1000);
+          } else if (e.isRejection) {
+            this.echoed.delete(item.random_id);
+            outbox.update(item.random_id, { failed: e.type });
+            this.emit('messages', peerKeyOf(item.peer));
+          } else if (e.type === 'CONNECTION_LOST') {
+            break; // the client stopped (signed out)
+          } else {
+            await sleep(2000); // the server is briefly unavailable
+          }
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  retry(randomId) {
+    this.outbox.update(randomId, { failed: null });
+    this.emit('messages', this.openKey);
+    this.flushOutbox();
+  }
+
+  discard(randomId) {
+    const item = this.outbox.get(randomId);
+    this.outbox.remove(randomId);
+    if (item) this.emit('messages', peerKeyOf(item.peer));
+    this.emit('dialogs');
+  }
+
+  async edit(key, id, text) {
+    const res = await this.conn.call('messages.editMessage', { peer: peerOfKey(key), id, text });
+    this.addMessage(res.message, false);
+    this.seq.feed([{ type: 'updateEditMessage', message: res.message, pts: res.pts }]);
+    this.emit('messages', key);
+    this.emit('dialogs');
+  }
+
+  async deleteMessages(ids, revoke) {
+    const res = await this.conn.call('messages.deleteMessages', { id: ids, revoke });
+    this.removeMessages(ids);
+    this.seq.expect(res.pts);
+  }
+
+  markReadSoon(key) {
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => this.markRead(key), 300);
+  }
+
+  async markRead(key) {
+    const d = this.dialogs.get(key);
+    if (!d || !this.ready || document.visibilityState !== 'visible') return;
+    if (d.unread_count === 0 && d.read_inbox_max_id >= d.top_message) return;
+    const top = this.byId.get(d.top_message);
+    if (top?.out && d.unread_count === 0) return;
+    d.unread_count = 0;
+    d.read_inbox_max_id = d.top_message;
+    this.emit('dialogs');
+    try {
+      const res = await this.conn.call('messages.readHistory', {
+        peer: d.peer,
+        max_id: d.top_message,
+      });
+      this.seq.expect(res.pts);
+    } catch {
+      // the unread count comes back with the next sync
+    }
+  }
+
+  setTyping(key, action) {
+    this.conn
+      .call('messages.setTyping', { peer: peerOfKey(key), action }, { timeout: 5000 })
+      .catch(() => {});
+  }
+
+  // -- people ---------------------------------------------------------------------------
+  /** Find someone by @username or phone number; returns the chat key. */
+  async findPeer(query) {
+    const q = query.trim();
+    const phoneLike = /^[+0-9۰-۹٠-٩\s()-]{5,}$/.test(q) && !q.startsWith('@');
+    if (phoneLike) {
+      const res = await this.conn.call('contacts.importContacts', {
+        contacts: [{ phone: q, first_name: '' }],
+      });
+      if (!res.imported.length) throw new ApiError(400, 'NOT_ON_CHAPAR', '');
+      this.addUsers(res.users);
+      return `u${res.imported[0].user_id}`;
+    }
+    const res = await this.conn.call('contacts.resolveUsername', {
+      username: q.replace(/^@/, ''),
+    });
+    this.addUsers([res.user]);
+    return peerKeyOf(res.peer);
+  }
+
+  async updateProfile(fields) {
+    this.setMe(await this.conn.call('account.updateProfile', fields));
+  }
+
+  async updateUsername(username) {
+    this.setMe(await this.conn.call('account.updateUsername', { username }));
+  }
+
+  setMe(user) {
+    this.me = { ...this.me, ...user };
+    if (!user.username) delete this.me.username;
+    this.users.set(user.id, this.me);
+    this.saveAuth();
+    this.emit('me');
+  }
+
+  async about() {
+    const full = await this.conn.call('users.getFullUser', { user_id: this.me.id });
+    return full.about;
+  }
+
+  async sessions() {
+    return (await this.conn.call('account.getAuthorizations', {})).authorizations;
+  }
+
+  resetSession(id) {
+    return this.conn.call('account.resetAuthorization', { id });
+  }
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}

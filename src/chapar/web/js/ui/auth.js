@@ -1,0 +1,282 @@
+// Sign-in: phone number, then the code (with the resend timer), then a name for a new account.
+
+import { asciiDigits, countdown, digits, errorText, getLang, setLang, t } from '../i18n.js';
+import { h, icon } from './dom.js';
+
+// Kept outside the screen so switching the language (which redraws it) keeps the step.
+const flow = {
+  step: 'phone',
+  phone: '',
+  hash: '',
+  type: 'sms',
+  nextType: null,
+  resendAt: 0,
+  code: '',
+  error: '',
+};
+
+/** The number as the user typed it, loosely checked before asking the server. */
+function looksLikePhone(raw) {
+  const s = asciiDigits(raw).replace(/[\s\-().\u200c\u200e\u200f]/g, '');
+  return /^(\+|00)?[0-9]{5,15}$/.test(s);
+}
+
+export function logo() {
+  const el = h('div', { class: 'logo', 'aria-hidden': 'true' });
+  el.innerHTML =
+    '<svg viewBox="0 0 64 64" width="96" height="96"><circle cx="32" cy="32" r="32" fill="currentColor"/>' +
+    '<path d="M15 31.5 47 18l-6.5 29-10-7.5-5.5 6-.5-9.5L44 22 21 34z" fill="#fff"/></svg>';
+  return el;
+}
+
+export class AuthScreen {
+  constructor(client) {
+    this.client = client;
+    this.el = h('div', { class: 'auth' });
+    this.timer = null;
+    this.render();
+  }
+
+  destroy() {
+    clearInterval(this.timer);
+  }
+
+  render() {
+    clearInterval(this.timer);
+    const other = getLang() === 'fa' ? 'en' : 'fa';
+    const card = h('div', { class: 'auth-card' }, logo());
+    if (flow.step === 'phone') this.phoneStep(card);
+    else if (flow.step === 'code') this.codeStep(card);
+    else this.nameStep(card);
+    this.el.replaceChildren(
+      h(
+        'div',
+        { class: 'auth-top' },
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'text-btn lang-switch',
+            lang: other,
+            onclick: () => setLang(other),
+          },
+          icon('globe'),
+          t('otherLanguage'),
+        ),
+      ),
+      card,
+    );
+    const first = this.el.querySelector('input');
+    first?.focus();
+  }
+
+  field(id, label, input) {
+    return h('div', { class: 'field' }, h('label', { for: id, text: label }), input);
+  }
+
+  form(onsubmit, ...children) {
+    const error = h('p', {
+      class: 'form-error',
+      id: 'auth-error',
+      role: 'alert',
+      text: flow.error,
+    });
+    const form = h(
+      'form',
+      {
+        novalidate: true,
+        onsubmit: (e) => {
+          e.preventDefault();
+          onsubmit(form);
+        },
+      },
+      ...children,
+    );
+    children.at(-1).before(error);
+    if (flow.error) {
+      for (const i of form.querySelectorAll('input')) {
+        i.setAttribute('aria-invalid', 'true');
+        i.setAttribute('aria-describedby', 'auth-error');
+      }
+    }
+    return form;
+  }
+
+  async run(button, work) {
+    button.disabled = true;
+    button.classList.add('busy');
+    try {
+      await work();
+      flow.error = '';
+    } catch (e) {
+      flow.error = errorText(e);
+    } finally {
+      if (this.client.signedIn) {
+        flow.step = 'phone';
+        flow.code = '';
+        flow.error = '';
+      } else this.render();
+    }
+  }
+
+  phoneStep(card) {
+    const input = h('input', {
+      id: 'phone',
+      type: 'tel',
+      inputmode: 'tel',
+      autocomplete: 'tel',
+      dir: 'ltr',
+      placeholder: digits(t('phonePlaceholder')),
+      value: flow.phone,
+      required: true,
+    });
+    card.append(
+      h('h1', { text: t('signInTitle') }),
+      h('p', { class: 'hint', text: t('phoneHint') }),
+      this.form(
+        (form) => {
+          flow.phone = input.value.trim();
+          if (!looksLikePhone(flow.phone)) {
+            flow.error = errorText({ type: 'PHONE_NUMBER_INVALID' });
+            this.render();
+            return;
+          }
+          this.run(form.querySelector('[type=submit]'), () => this.sendCode());
+        },
+        this.field('phone', t('phoneLabel'), input),
+        h('button', { type: 'submit', class: 'primary', text: t('next') }),
+      ),
+    );
+  }
+
+  async sendCode() {
+    const sent = await this.client.sendCode(flow.phone);
+    Object.assign(flow, {
+      step: 'code',
+      hash: sent.phone_code_hash,
+      type: sent.type,
+      nextType: sent.next_type,
+      resendAt: Date.now() + sent.timeout * 1000,
+      code: '',
+    });
+  }
+
+  codeStep(card) {
+    const input = h('input', {
+      id: 'code',
+      type: 'text',
+      inputmode: 'numeric',
+      autocomplete: 'one-time-code',
+      dir: 'ltr',
+      maxlength: 12,
+      value: flow.code,
+      required: true,
+    });
+    const phone = h('bdi', { dir: 'ltr', text: digits(flow.phone) });
+    const hint = h('p', { class: 'hint' });
+    const [before, after] = t(flow.type === 'app' ? 'codeHintApp' : 'codeHint').split('{phone}');
+    hint.append(before, phone, after ?? '');
+    const resend = h('div', { class: 'resend', 'aria-live': 'polite' });
+    const tick = () => {
+      const left = Math.ceil((flow.resendAt - Date.now()) / 1000);
+      if (left > 0) {
+        resend.textContent = t('resendIn', { time: countdown(left) });
+        return;
+      }
+      clearInterval(this.timer);
+      const label = flow.nextType
+        ? t('resendBy', { type: t(`codeType_${flow.nextType}`) })
+        : t('resend');
+      resend.replaceChildren(
+        h('button', {
+          type: 'button',
+          class: 'text-btn',
+          text: label,
+          onclick: (e) => this.run(e.currentTarget, () => this.sendCode()),
+        }),
+      );
+    };
+    card.append(
+      h('h1', { text: t('codeTitle') }),
+      hint,
+      h('button', {
+        type: 'button',
+        class: 'text-btn change-number',
+        text: t('changeNumber'),
+        onclick: () => {
+          Object.assign(flow, { step: 'phone', error: '' });
+          this.render();
+        },
+      }),
+      this.form(
+        (form) => {
+          flow.code = asciiDigits(input.value).replace(/\s/g, '');
+          if (!flow.code) {
+            flow.error = errorText({ type: 'PHONE_CODE_EMPTY' });
+            this.render();
+            return;
+          }
+          this.run(form.querySelector('[type=submit]'), () => this.signIn());
+        },
+        this.field('code', t('codeLabel'), input),
+        resend,
+        h('button', { type: 'submit', class: 'primary', text: t('next') }),
+      ),
+    );
+    tick();
+    this.timer = setInterval(tick, 1000);
+  }
+
+  async signIn() {
+    try {
+      await this.client.signIn(flow.phone, flow.hash, flow.code);
+    } catch (e) {
+      if (e.type !== 'PHONE_NUMBER_UNOCCUPIED') throw e;
+      flow.step = 'name';
+    }
+  }
+
+  nameStep(card) {
+    const first = h('input', {
+      id: 'first-name',
+      autocomplete: 'given-name',
+      dir: 'auto',
+      maxlength: 64,
+      value: flow.first ?? '',
+    });
+    const last = h('input', {
+      id: 'last-name',
+      autocomplete: 'family-name',
+      dir: 'auto',
+      maxlength: 64,
+      value: flow.last ?? '',
+    });
+    card.append(
+      h('h1', { text: t('nameTitle') }),
+      h('p', { class: 'hint', text: t('nameHint') }),
+      this.form(
+        (form) => {
+          flow.first = first.value;
+          flow.last = last.value;
+          if (!first.value.trim()) {
+            flow.error = errorText({ type: 'FIRSTNAME_INVALID' });
+            this.render();
+            return;
+          }
+          this.run(form.querySelector('[type=submit]'), () =>
+            this.client.signUp(
+              flow.phone,
+              flow.hash,
+              flow.code,
+              first.value.trim(),
+              last.value.trim(),
+            ),
+          );
+        },
+        this.field('first-name', t('firstName'), first),
+        this.field('last-name', t('lastName'), last),
+        h('button', { type: 'submit', class: 'primary', text: t('signUp') }),
+      ),
+    );
+  }
+}
