@@ -155,8 +155,23 @@ def machine_info() -> dict[str, Any]:
         "cpu": _cpu_model(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "git": _git_revision(),
         "argv": " ".join(sys.argv),
     }
+
+
+def _git_revision() -> str:
+    """The commit measured, marked "+dirty" when the working tree has changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if status.strip() else "")
 
 
 def _cpu_model() -> str:

@@ -65,6 +65,7 @@ Target = Literal["relay", "chapar"]
 TEST_CODE = "222222"
 START_DELAY_S = 0.3  # lets every worker receive the timeline before the first send
 SIGNUP_CONCURRENCY = 16
+QUIET_OTHER_PCT = 25.0  # above: another job took a quarter core or more from the run
 TICK_S = 0.001  # the fixed-rate pacer's shortest sleep
 
 
@@ -667,24 +668,44 @@ def table(results: list[PhaseResult]) -> str:
 
 
 def median_table(results: list[PhaseResult]) -> str:
-    """With --repeat: the median of each figure over the rounds, per target and mode."""
+    """With --repeat: medians over the rounds, per target and mode.
+
+    Other jobs on a shared machine only ever slow a run down, so rounds they disturbed
+    (other CPU% above QUIET_OTHER_PCT) are left out whenever a quiet round exists.
+    """
     groups: dict[tuple[str, str], list[PhaseResult]] = {}
     for r in results:
         groups.setdefault((r.target, r.kind), []).append(r)
-    header = ["target", "mode", "rounds", "acked/s", "p50 ms", "p99 ms", "x relay"]
-    rows = [
-        [
-            target,
-            kind,
-            str(len(rs)),
-            fmt_num(_median([r.acked_per_s for r in rs])),
-            fmt_num(_median([r.latency.p50_ms for r in rs]), 1),
-            fmt_num(_median([r.latency.p99_ms for r in rs]), 1),
-            fmt_num(_median([r.ratio_to_relay for r in rs]), 2),
-        ]
-        for (target, kind), rs in groups.items()
-    ]
+    kept = {key: _quiet(rs) for key, rs in groups.items()}
+    relay_max = _median([r.acked_per_s for r in kept.get(("relay", "max"), [])])
+    header = ["target", "mode", "rounds", "quiet", "acked/s", "p50 ms", "p99 ms", "x relay"]
+    rows = []
+    for (target, kind), rs in kept.items():
+        acked = _median([r.acked_per_s for r in rs])
+        ratio = None
+        if kind == "max" and target != "relay" and acked is not None and relay_max:
+            ratio = acked / relay_max
+        rows.append(
+            [
+                target,
+                kind,
+                str(len(groups[target, kind])),
+                str(sum(1 for r in rs if _is_quiet(r))),
+                fmt_num(acked),
+                fmt_num(_median([r.latency.p50_ms for r in rs]), 1),
+                fmt_num(_median([r.latency.p99_ms for r in rs]), 1),
+                fmt_num(ratio, 2),
+            ]
+        )
     return render_table(header, rows, left=2)
+
+
+def _is_quiet(r: PhaseResult) -> bool:
+    return r.other_cpu_pct is not None and r.other_cpu_pct <= QUIET_OTHER_PCT
+
+
+def _quiet(rs: list[PhaseResult]) -> list[PhaseResult]:
+    return [r for r in rs if _is_quiet(r)] or rs
 
 
 def _median(xs: list[float | None]) -> float | None:
@@ -697,19 +718,21 @@ acked/s: sends answered ok (Chapar: committed to SQLite) per second of the windo
 delivered/s: messages received by the peer; p50/p99/max: send -> received at the peer.
 CPU%: 100 = one core, the machine has {cap}; other = everything but the server and the
 load generator (kernel, other jobs): when high, the run was disturbed.
-x relay: Chapar's acked/s divided by the relay's in the same round."""
+x relay: Chapar's acked/s divided by the relay's (same round; medians: of the medians).
+medians: over the quiet rounds (other CPU% <= {quiet:g}) when there are any."""
 
 
 def report(results: list[PhaseResult], info: dict[str, Any], args: argparse.Namespace) -> None:
     print(
-        f"\n{info['date']}  nproc={info['nproc']}  python {info['python']}  {info['cpu']}\n"
+        f"\n{info['date']}  nproc={info['nproc']}  python {info['python']}  {info['cpu']}"
+        f"  git {info['git']}\n"
         f"{args.duration:g} s windows after {args.warmup:g} s warm-up, {args.workers} "
         f"load-generator process(es), text {args.text_bytes} bytes, sqlite {args.sync}\n"
     )
     print(table(results))
     if args.repeat > 1:
         print("\nmedians\n" + median_table(results))
-    print("\n" + LEGEND.format(cap=f"{100 * (info['nproc'] or 1)}%"))
+    print("\n" + LEGEND.format(cap=f"{100 * (info['nproc'] or 1)}%", quiet=QUIET_OTHER_PCT))
     for r in results:
         if r.first_error or r.undelivered:
             print(f"{r.target} {r.mode}: undelivered={r.undelivered} first error: {r.first_error}")

@@ -13,7 +13,10 @@ import structlog
 from aiohttp import web
 
 from chapar.adapters.memory.bus import MemoryBus
+from chapar.adapters.memory.limiter import MemoryLimiter
 from chapar.adapters.postgres.store import PostgresStore
+from chapar.adapters.redis.bus import RedisBus
+from chapar.adapters.redis.limiter import RedisLimiter
 from chapar.adapters.sms.console import ConsoleSms
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.api.dispatch import Dispatcher, Services
@@ -28,6 +31,7 @@ from chapar.services.chat_messages import ChatMessagesService
 from chapar.services.chats import ChatsService
 from chapar.services.deps import SESSIONS_TOPIC, Deps
 from chapar.services.messages import MessagesService
+from chapar.services.search import SearchService
 from chapar.services.updates import UpdatesService
 from chapar.services.users import UsersService
 
@@ -42,7 +46,7 @@ class Chapar:
     web_app: web.Application
     registry: WsRegistry
     store: SqliteStore | PostgresStore
-    bus: MemoryBus
+    bus: MemoryBus | RedisBus
 
 
 def make_store(settings: Settings) -> SqliteStore | PostgresStore:
@@ -52,6 +56,18 @@ def make_store(settings: Settings) -> SqliteStore | PostgresStore:
     return SqliteStore(settings.sqlite_path(), synchronous=settings.sqlite_synchronous)
 
 
+def make_bus(settings: Settings) -> MemoryBus | RedisBus:
+    if settings.redis_url:
+        return RedisBus(settings.redis_url, prefix=settings.redis_prefix)
+    return MemoryBus()
+
+
+def make_limiter(settings: Settings) -> MemoryLimiter | RedisLimiter:
+    if settings.redis_url:
+        return RedisLimiter(settings.redis_url, prefix=settings.redis_prefix + "limits")
+    return MemoryLimiter()
+
+
 async def build(
     settings: Settings, clock: Clock | None = None, random: Random | None = None
 ) -> Chapar:
@@ -59,7 +75,7 @@ async def build(
         raise ValueError(f"unknown sms_gateway {settings.sms_gateway!r}; available: console")
     store = make_store(settings)
     await store.open()
-    bus = MemoryBus()
+    bus = make_bus(settings)
     sms = ConsoleSms(settings.data_path / "sms-outbox.jsonl")
     deps = Deps(settings, store, bus, sms, clock or SystemClock(), random or SystemRandom())
     chats = ChatsService(deps)
@@ -69,6 +85,7 @@ async def build(
         users=UsersService(deps),
         messages=MessagesService(deps, chat_messages),
         chats=chats,
+        search=SearchService(deps),
         updates=UpdatesService(deps),
     )
     registry = WsRegistry(ChatFanout(bus, store))

@@ -25,6 +25,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Empty: SQLite in data_dir. Or sqlite:///path, or postgresql://user@host:port/db
     # (add ?schema=name to use a schema other than public).
     database_url: str = ""
+    # Empty: the event bus and rate limits live in this process (one node). Or
+    # redis://host:port/db (rediss:// for TLS, unix:///path) to share them between nodes.
+    redis_url: str = ""
+    # Prefix of every Redis channel and key, so several deployments can share one Redis.
+    redis_prefix: str = "chapar:"
     # FULL survives power loss; NORMAL survives a killed process (WAL mode) and is faster.
     sqlite_synchronous: str = "FULL"
     # The region used to read national phone numbers such as 09121234567.

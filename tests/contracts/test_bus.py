@@ -16,7 +16,7 @@ import pytest
 
 from chapar.adapters.memory.bus import MemoryBus
 from chapar.adapters.redis.bus import RedisBus
-from chapar.ports.bus import EventBus
+from chapar.ports.bus import EventBus, Handler
 
 REDIS_URL = os.environ.get("CHAPAR_TEST_REDIS_URL")
 WAIT_SECONDS = 10.0
@@ -68,11 +68,17 @@ def two_nodes(backend: Backend) -> tuple[EventBus, EventBus]:
     return backend.node(), backend.node()
 
 
+def collect(box: list[bytes]) -> Handler:
+    return lambda _topic, payload: box.append(payload)
+
+
 async def until(cond: Callable[[], bool], what: str) -> None:
-    async with asyncio.timeout(WAIT_SECONDS):
-        while not cond():
-            await asyncio.sleep(0.005)
-    assert cond(), what
+    try:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while not cond():  # noqa: ASYNC110 - polls state that has no event to wait on
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        raise AssertionError(f"not within {WAIT_SECONDS} s: {what}") from None
 
 
 async def barrier(pub: EventBus, sub: EventBus) -> None:
@@ -117,7 +123,7 @@ async def test_handlers_get_the_topic_and_payload(bus: EventBus) -> None:
 async def test_every_handler_of_a_topic_gets_each_message_once(bus: EventBus) -> None:
     got: list[list[bytes]] = [[], [], []]
     for box in got:
-        bus.subscribe("chat:1", lambda _t, p, box=box: box.append(p))
+        bus.subscribe("chat:1", collect(box))
     await barrier(bus, bus)
     await bus.publish("chat:1", b"1")
     await bus.publish("chat:1", b"2")
@@ -182,7 +188,7 @@ async def test_order_per_topic_holds_for_interleaved_topics_across_nodes(
     a, b = two_nodes(backend)
     got: dict[str, list[bytes]] = {"x": [], "y": []}
     for topic, box in got.items():
-        b.subscribe(topic, lambda _t, p, box=box: box.append(p))
+        b.subscribe(topic, collect(box))
     await barrier(a, b)
     for i in range(100):
         await a.publish("x" if i % 3 else "y", str(i).encode())

@@ -16,6 +16,7 @@ from chapar.protocol.envelope import ErrorBody, encode_error, encode_ok
 from chapar.services.auth import AuthContext, AuthService
 from chapar.services.chats import ChatsService
 from chapar.services.messages import MessagesService
+from chapar.services.search import SearchService
 from chapar.services.updates import UpdatesService
 from chapar.services.users import UsersService
 
@@ -42,6 +43,7 @@ class Services:
     messages: MessagesService
     updates: UpdatesService
     chats: ChatsService
+    search: SearchService
 
 
 def _need(call: Call) -> AuthContext:
@@ -105,6 +107,8 @@ def build_handlers(s: Services) -> dict[str, Handler]:
         "messages.updatePinnedMessage": lambda c, p: s.messages.chat.pin(_need(c), p),
         "messages.getMessagesViews": lambda c, p: s.messages.chat.views(_need(c), p),
         "messages.forwardMessages": lambda c, p: s.messages.forward(_need(c), p),
+        "messages.search": lambda c, p: s.search.messages(_need(c), p),
+        "contacts.search": lambda c, p: s.search.contacts(_need(c), p),
     }
     missing = set(m.METHODS) ^ set(handlers)
     if missing:  # the table and the handlers must match exactly

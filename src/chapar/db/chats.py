@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from chapar.domain.persian import normalize
 from chapar.domain.rights import Member
 from chapar.errors import BadRequest
 from chapar.ports.bus import chat_topic
@@ -72,8 +73,9 @@ def create(tx: Tx, broadcast: bool, title: str, about: str, creator_id: int, now
     assert r is not None
     chat_id = int(r[0])
     tx.execute(
-        "INSERT INTO chats (id, broadcast, title, about, creator_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (chat_id, int(broadcast), title, about, creator_id, now),
+        "INSERT INTO chats (id, broadcast, title, title_norm, about, creator_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (chat_id, int(broadcast), title, normalize(title), about, creator_id, now),
     )
     return chat_id
 
@@ -105,6 +107,8 @@ def username_taken(tx: Tx, key: str) -> bool:
 
 
 def set_fields(tx: Tx, chat_id: int, **fields: object) -> None:
+    if "title" in fields:
+        fields["title_norm"] = normalize(str(fields["title"]))
     cols = ", ".join(f"{name} = ?" for name in fields)
     tx.execute(f"UPDATE chats SET {cols} WHERE id = ?", (*fields.values(), chat_id))
 

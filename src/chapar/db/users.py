@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from chapar.domain.persian import normalize
 from chapar.ports.store import Row, Tx
 from chapar.protocol.types import User
 
@@ -77,10 +78,23 @@ def create(tx: Tx, phone: str, first_name: str, last_name: str, now: int) -> int
     assert row is not None
     uid = int(row[0])
     tx.execute(
-        "INSERT INTO users (id, phone, first_name, last_name, created_at) VALUES (?, ?, ?, ?, ?)",
-        (uid, phone, first_name, last_name, now),
+        "INSERT INTO users (id, phone, first_name, last_name, name_norm, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (uid, phone, first_name, last_name, name_key(first_name, last_name), now),
     )
     return uid
+
+
+def name_key(first_name: str, last_name: str) -> str:
+    return normalize(f"{first_name} {last_name}")
+
+
+def refresh_name_key(tx: Tx, user_id: int) -> None:
+    row = tx.fetchone("SELECT first_name, last_name FROM users WHERE id = ?", (user_id,))
+    if row is not None:
+        tx.execute(
+            "UPDATE users SET name_norm = ? WHERE id = ?", (name_key(row[0], row[1]), user_id)
+        )
 
 
 def about(tx: Tx, user_id: int) -> str:

@@ -21,6 +21,9 @@ Params = Sequence[Any]
 
 
 class Tx(Protocol):
+    # "sqlite" or "postgresql": for the rare query that must differ (db/search.py).
+    dialect: str
+
     def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the number of rows it changed."""
         ...

@@ -188,3 +188,26 @@ class GetMessagesViews(Params):
 
 class MessagesViews(msgspec.Struct):
     views: list[int]
+
+
+class SearchMessages(Params):
+    q: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    # None: every chat of the user; else one private chat or one group/channel.
+    peer: Peer | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+
+
+class FoundMessages(msgspec.Struct):
+    messages: list[Message]
+    users: list[User]
+    chats: list[Chat]
+
+
+class SearchContacts(Params):
+    q: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 20
+
+
+class FoundPeers(msgspec.Struct):
+    users: list[User]
+    chats: list[Chat]

@@ -307,6 +307,8 @@ def _chat_specs() -> list[MethodSpec]:
         _spec("messages.updatePinnedMessage", c.UpdatePinnedMessage, bool, "Pin or unpin."),
         _spec("messages.getMessagesViews", c.GetMessagesViews, c.MessagesViews, "Post views."),
         _spec("messages.forwardMessages", c.ForwardMessages, c.ForwardedMessages, "Forward."),
+        _spec("messages.search", c.SearchMessages, c.FoundMessages, "Search messages."),
+        _spec("contacts.search", c.SearchContacts, c.FoundPeers, "Find people and chats."),
     ]
 
 

@@ -5,7 +5,7 @@ per-user writes are mentions and read positions, which go to the users' own logs
 from __future__ import annotations
 
 from chapar.db import chats as db
-from chapar.db import log
+from chapar.db import log, search
 from chapar.db import users as users_db
 from chapar.domain import text as texts
 from chapar.domain.rights import Right
@@ -92,6 +92,7 @@ class ChatMessagesService:
             0,
         )
         db.insert_message(tx, row, random_id)
+        search.index(tx, search.chat_doc(chat_id, msg_id), text)
         db.set_last_post(tx, chat_id, me, now)
         db.append(
             tx,
@@ -155,6 +156,7 @@ class ChatMessagesService:
             if row.text == body:
                 raise BadRequest("MESSAGE_NOT_MODIFIED", "the text is the same")
             db.set_message_text(tx, chat_id, p.id, body, now)
+            search.reindex(tx, search.chat_doc(chat_id, p.id), body)
             edited = db.get_message(tx, chat_id, p.id)
             assert edited is not None
             pts = db.next_pts(tx, chat_id)
@@ -183,6 +185,7 @@ class ChatMessagesService:
             if not member.has(Right.DELETE_OTHERS) and any(r.from_id != me for r in rows):
                 raise Forbidden("MESSAGE_DELETE_FORBIDDEN", "you may delete only your own messages")
             db.delete_messages(tx, chat_id, ids)
+            search.unindex(tx, [search.chat_doc(chat_id, i)[1] for i in ids])
             pts = db.next_pts(tx, chat_id)
             db.append(
                 tx, chat_id, pts, UpdateDeleteChannelMessages(chat_id, sorted(ids), pts), pushes

@@ -7,7 +7,7 @@ then pushed (Deps.push). See docs/architecture.md, "Delivery".
 from __future__ import annotations
 
 from chapar.db import chats as chats_db
-from chapar.db import log
+from chapar.db import log, search
 from chapar.db import messages as db
 from chapar.db import users as users_db
 from chapar.db.chats import encode_json
@@ -76,10 +76,12 @@ def post_private(
             peer, r_id, me, me, False, body, now, None, peer_reply, s_id, r_pts, fwd
         )
         db.insert(tx, theirs, None)
+        search.index(tx, search.private_doc(peer, r_id), body)
         db.bump_dialog(tx, peer, me, r_id, now, 1)
         log.append(tx, peer, r_pts, UpdateNewMessage(theirs.to_wire(), r_pts), pushes)
     mine = db.MessageRow(me, s_id, peer, me, True, body, now, None, reply_to, r_id, s_pts, fwd)
     db.insert(tx, mine, random_id)
+    search.index(tx, search.private_doc(me, s_id), body)
     db.bump_dialog(tx, me, peer, s_id, now, 0)
     log.append(tx, me, s_pts, UpdateNewMessage(mine.to_wire(), s_pts), pushes)
     return m.SentMessage(message=mine.to_wire(), pts=s_pts)
@@ -129,6 +131,7 @@ class MessagesService:
             result: m.SentMessage | None = None
             for owner, msg_id in copies:
                 db.set_text(tx, owner, msg_id, body, now)
+                search.reindex(tx, search.private_doc(owner, msg_id), body)
                 row = db.get(tx, owner, msg_id)
                 if row is None:  # the peer deleted their copy for themself
                     continue
@@ -167,6 +170,7 @@ class MessagesService:
                 if not present:
                     continue
                 db.delete(tx, owner, present)
+                search.unindex(tx, [search.private_doc(owner, i)[1] for i in present])
                 db.refresh_dialog(tx, owner, peer)
                 by_owner.setdefault(owner, []).extend(present)
             my_pts = 0

@@ -34,6 +34,7 @@ class UsersService:
 
         def write(tx: Tx) -> User:
             tx.execute(sql, (*params, me))
+            db.refresh_name_key(tx, me)
             user = db.get(tx, me, me)
             assert user is not None
 

@@ -51,6 +51,7 @@ def split_url(url: str) -> tuple[str, str | None]:
 
 class PgTx:
     __slots__ = ("_cur",)
+    dialect = "postgresql"
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self._cur = cur

@@ -254,7 +254,7 @@ class RedisBus:
             conn: AbstractConnection | None = None
             try:
                 conn = dedicated_connection(self._pool)
-                await conn.connect()
+                await conn.connect()  # type: ignore[no-untyped-call]  # redis-py lacks a hint
                 await self._serve(conn)
             except Exception as e:
                 # Whatever broke, the bus must not die: count, log once, reconnect.

@@ -37,6 +37,7 @@ class SqliteTx:
     # One cursor reused for every statement: creating a cursor per statement costs more
     # than a simple indexed statement itself.
     __slots__ = ("_cur",)
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._cur = conn.cursor()

@@ -107,7 +107,7 @@ export class ChatList {
       r.unread ? t('unread', { count: num(r.unread) }) : '',
     ]
       .filter(Boolean)
-      .join('، ');
+      .join(getLang() === 'fa' ? '، ' : ', ');
     li.replaceChildren(
       h(
         'button',
