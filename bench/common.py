@@ -124,6 +124,21 @@ def machine_busy_seconds() -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+def wait_until_quiet(max_wait_s: float, busy_pct: float, period_s: float = 1.0) -> float | None:
+    """Wait (at most max_wait_s) for a period_s in which the whole machine was busy less
+    than busy_pct of one core; returns the last busy %, None if /proc is not readable."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(period_s)
+        after = machine_busy_seconds()
+        if before is None or after is None:
+            return None
+        pct = 100 * (after - before) / period_s
+        if pct <= busy_pct or time.monotonic() >= deadline:
+            return pct
+
+
 @dataclass(frozen=True)
 class LatencySummary:
     """Milliseconds; None when nothing was delivered."""

@@ -59,6 +59,7 @@ from bench.common import (
     process_cpu_seconds,
     render_table,
     summarize_us,
+    wait_until_quiet,
 )
 
 Target = Literal["relay", "chapar"]
@@ -194,8 +195,18 @@ class Stats:
 
     def error(self, f: _Frame) -> None:
         self.errors += 1
-        if not self.first_error and f.error is not None:
-            self.first_error = f"{f.error.type}: {f.error.message}"
+        if f.error is not None:
+            self.note(f"{f.error.type}: {f.error.message}")
+
+    def note(self, problem: str) -> None:
+        if not self.first_error:
+            self.first_error = problem
+
+    def closed_early(self, ws: WebSocket) -> None:
+        """A server closing a socket mid-run (e.g. 4008, too slow) is an error, not an end."""
+        if self.sending:
+            self.errors += 1
+            self.note(f"connection closed during the run, code {ws.close_code}")
 
 
 WebSocket = aiohttp.ClientWebSocketResponse[Literal[False]]
@@ -233,6 +244,7 @@ class Sender:
                 stats.error(f)
             if window and stats.sending:
                 await self.send()
+        stats.closed_early(self.ws)
 
 
 async def read_deliveries(ws: WebSocket, stats: Stats) -> None:
@@ -245,6 +257,7 @@ async def read_deliveries(ws: WebSocket, stats: Stats) -> None:
             stats.delivered += 1
             if stats.measuring:
                 lat.append((now - sent) // 1000)
+    stats.closed_early(ws)
 
 
 async def pace(senders: Sequence[Sender], rate: float, start_ns: int, stats: Stats) -> None:
@@ -325,7 +338,10 @@ async def run_worker(plan: Plan, conn: Connection) -> WorkerResult:
         await asyncio.gather(*(ws.close() for ws in [*receivers, *sender_ws]))
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):  # e.g. a send on a socket the server closed
+                stats.errors += 1
+                stats.note(repr(outcome))
     return WorkerResult(
         window_s=window_s,
         acked=acked,
@@ -536,6 +552,10 @@ def run_modes(t: Running, args: argparse.Namespace) -> list[PhaseResult]:
     """Max mode (then half its rate with --half), or the fixed --rate."""
 
     def phase(kind: Literal["max", "half", "rate"], rate: float) -> PhaseResult:
+        if args.wait_quiet:
+            busy = wait_until_quiet(args.wait_quiet, QUIET_OTHER_PCT)
+            if busy is not None and busy > QUIET_OTHER_PCT:
+                print(f"  the machine is still {busy:.0f}% busy; measuring anyway", file=sys.stderr)
         profile = args.py_spy if t.target == "chapar" and t.round == 0 and kind != "half" else ""
         spec = PhaseSpec(t.round, t.target, t.label, t.pairs, t.pid, kind, rate, profile)
         r = run_phase(spec, args)
@@ -761,6 +781,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--only", choices=["relay", "chapar"], help="run one target only")
     add("--text-bytes", type=int, default=16, help="padding after the timestamp (default 16)")
     add("--data-dir", help="where the temporary database goes (not tmpfs: fsync would be free)")
+    add(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each phase, wait up to S s for other jobs to calm down",
+    )
     add("--json", help="also write the results to this file")
     add("--server-env", action="append", default=[], metavar="K=V", help="extra env for Chapar")
     add("--py-spy", default="", metavar="OUT", help="py-spy the server's first window into OUT")

@@ -22,6 +22,7 @@ from chapar.client import (
     ProtocolError,
     Rpc,
     Sequencer,
+    Step,
     UnknownUpdate,
     decode_update,
     http_call,
@@ -317,6 +318,44 @@ async def test_reconnect_fetches_what_was_missed(
         assert cb.connections > 1
 
 
+async def test_a_send_cut_off_by_its_own_disconnect_still_reaches_the_peer(
+    server: ServerProcess, http: aiohttp.ClientSession
+) -> None:
+    """The sender's socket closes right behind its sendMessage frame; the server must
+    still push the stored message to the recipient's live session."""
+    ta, _ = await _user(server, http, "A")
+    tb, b = await _user(server, http, "B")
+    async with (
+        asyncio.timeout(30),
+        Client(server.url, ta, session=http) as ca,
+        Client(server.url, tb, pts=0, session=http, poll_interval=None) as cb,
+    ):
+        for i in range(3):
+            sending = asyncio.ensure_future(ca.send_message(b, f"cut {i}"))
+            await asyncio.sleep(0)  # the frame is written...
+            ca.reconnect()  # ...and the socket closed behind it
+            await sending
+        it = cb.updates()
+        got = [(await _next_message(it)).message.text for _ in range(3)]
+        assert got == ["cut 0", "cut 1", "cut 2"] and cb.connections == 1
+
+
+async def test_polling_recovers_a_lost_push(
+    server: ServerProcess, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ta, _ = await _user(server, http, "A")
+    tb, b = await _user(server, http, "B")
+    async with (
+        asyncio.timeout(30),
+        Client(server.url, ta, session=http) as ca,
+        Client(server.url, tb, pts=0, session=http, poll_interval=0.05) as cb,
+    ):
+        monkeypatch.setattr(cb._seq, "push", lambda updates: Step())  # every push lost
+        await ca.send_message(b, "hint lost")
+        got = await _next_message(cb.updates())
+        assert got.message.text == "hint lost" and cb.connections == 1
+
+
 async def test_server_restart_closes_the_socket_and_the_client_recovers(
     own_server: ServerProcess, http: aiohttp.ClientSession
 ) -> None:
@@ -331,7 +370,9 @@ async def test_server_restart_closes_the_socket_and_the_client_recovers(
         await cb.connect()
         await ca.send_message(b, "before")
         assert await asyncio.to_thread(own_server.stop) == 0  # SIGTERM: close frames, exit
-        while cb.connected:  # the close frame may still be on its way to the reader
+        for _ in range(1000):  # the close frame may still be on its way to the reader
+            if not cb.connected:
+                break
             await asyncio.sleep(0.01)
         assert cb.last_close_code == 1001  # "going away": reconnect, this is no error
         # A call made while the server is down waits and goes out after the reconnect.

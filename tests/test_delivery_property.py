@@ -172,7 +172,6 @@ async def check(
                 async with asyncio.timeout(CATCH_UP_SECONDS):
                     await sess.client.wait_for_pts(len(log))
             except TimeoutError:
-                print("STUCK", index, u.sessions.index(sess), sess.incarnations, sess.client.connections, sess.client._seq.syncing, sess.client._seq.buffered, sess.client._sync_task, sess.client._ready.is_set(), sess.client.connected)
                 raise AssertionError(
                     f"a session stuck at pts {sess.client.pts}/{len(log)}"
                 ) from None

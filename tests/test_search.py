@@ -110,3 +110,40 @@ async def test_people_and_public_chats_by_name(
         u["id"] for u in (await api.ok("contacts.search", {"q": "علی"}, ta))["users"]
     ]
     assert (await api.ok("contacts.search", {"q": "zzzz-nobody"}, ta)) == {"users": [], "chats": []}
+
+
+async def test_private_search_follows_each_sides_copy(
+    any_server: ServerProcess, http: aiohttp.ClientSession
+) -> None:
+    api = Api(http, any_server.url)
+    ta, a = await api.sign_up("A")
+    tb, b = await api.sign_up("B")
+    tc, c = await api.sign_up("C")
+    body = {"peer": {"user_id": b["id"]}, "text": "پرتقال شیرین", "random_id": next(_rid)}
+    sent = await api.ok("messages.sendMessage", body, ta)
+    other = {"peer": {"user_id": c["id"]}, "text": "پرتقال ترش", "random_id": next(_rid)}
+    await api.ok("messages.sendMessage", other, ta)
+
+    async def texts(token: str, peer: dict[str, int] | None = None) -> list[str]:
+        q: dict[str, Any] = {"q": "پرتقال"} | ({"peer": peer} if peer else {})
+        return sorted(m["text"] for m in (await api.ok("messages.search", q, token))["messages"])
+
+    assert await texts(ta) == ["پرتقال ترش", "پرتقال شیرین"]
+    assert await texts(ta, {"user_id": b["id"]}) == ["پرتقال شیرین"]
+    assert await texts(tb) == ["پرتقال شیرین"]
+    # the sender deletes their copy only: the receiver still finds theirs
+    await api.ok("messages.deleteMessages", {"id": [sent["message"]["id"]]}, ta)
+    assert await texts(ta) == ["پرتقال ترش"]
+    found = (await api.ok("messages.search", {"q": "پرتقال"}, tb))["messages"]
+    assert [m["text"] for m in found] == ["پرتقال شیرین"]
+    # once both copies are gone, so is the entry
+    await api.ok("messages.deleteMessages", {"id": [found[0]["id"]]}, tb)
+    assert await texts(tb) == []
+    # an edit is found by its new words, not its old ones
+    to_c = next(m for m in (await api.ok("messages.search", {"q": "ترش"}, ta))["messages"])
+    edit = {"peer": {"user_id": c["id"]}, "id": to_c["id"], "text": "انار ترش"}
+    await api.ok("messages.editMessage", edit, ta)
+    assert await texts(tc) == []
+    assert [
+        m["text"] for m in (await api.ok("messages.search", {"q": "انار"}, tc))["messages"]
+    ] == ["انار ترش"]

@@ -171,6 +171,7 @@ def test_two_users_chat_both_ways(server: ServerProcess, browsing: Browsing, sho
     edited = bubble(b, "Fine, thanks! And you?")
     expect(edited.locator(".meta:not(.ghost) .edited")).to_have_text("edited")
     expect(msg(b, "Fine, thanks!")).to_have_count(0)
+    shots(b, "chat-en")
 
     # Bob deletes his message for both, from the keyboard: focus it, Enter opens the menu.
     b.locator(".msg", has=b.locator(".body", has_text="How are you?")).focus()
@@ -193,7 +194,6 @@ def test_two_users_chat_both_ways(server: ServerProcess, browsing: Browsing, sho
     expect(a.locator(".list-empty")).to_have_text("Nothing found.")
     search.fill("")
     expect(a.locator(".chat-row")).to_have_count(1)
-    shots(a, "chat-en")
 
 
 def test_persian_conversation_is_right_to_left(
@@ -413,6 +413,7 @@ def test_settings_profile_sessions_and_log_out(
     # Sessions: this one is marked, the other can be ended, which signs it out there.
     sessions = settings.locator(".session")
     expect(sessions.first).to_contain_text("This device")
+    settings.locator(".panel-body").evaluate("e => e.scrollTo(0, 0)")
     shots(page, "settings-en")
     settings.get_by_role("button", name="Terminate the session Second device").click()
     expect(settings.locator(".session", has_text="Second device")).to_have_count(0)

@@ -149,8 +149,10 @@ class WsSession:
             if self.auth is not None:
                 self.registry.fanout.detach(self, self.auth.user_id)
             self.registry.remove(self)
-            for t in tuple(self._tasks):
-                t.cancel()
+            # Calls still running are left to finish, not cancelled: a write cancelled while
+            # the store commits it would skip its push, and the other users' live sessions
+            # would miss the update until their next gap. Their answers are dropped (send()
+            # ignores a closing session); a long poll ends within long_poll_max_seconds.
             with contextlib.suppress(asyncio.QueueFull):
                 self._out.put_nowait(None)
             writer.cancel()

@@ -76,6 +76,7 @@ class Client:
     resumes after it, None (the default) starts at the log's current head. Updates go
     to ``on_update`` if given, otherwise to the single consumer of :meth:`updates`; the
     queue is unbounded because stalling the socket would also stall every call's answer.
+    ``poll_interval``: seconds between checks of the log while no push comes.
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class Client:
         call_timeout: float = 30.0,
         connect_timeout: float = 30.0,
         heartbeat: float | None = 20.0,
+        poll_interval: float | None = 60.0,
     ) -> None:
         url = URL(base_url)
         self.ws_url = url.with_scheme("wss" if url.scheme == "https" else "ws") / "api" / "ws"
@@ -101,6 +103,7 @@ class Client:
         self._call_timeout = call_timeout
         self._connect_timeout = connect_timeout
         self._heartbeat = heartbeat
+        self._poll_interval = poll_interval
         self._rpc = Rpc()
         self._seq = Sequencer(pts)
         self._futures: dict[int, asyncio.Future[msgspec.Raw]] = {}
@@ -302,6 +305,7 @@ class Client:
         # Buffer pushes from the first frame on: the difference must come before them.
         fetch = self._seq.begin_sync() if self._seq.pts is not None else None
         self._sync_task = asyncio.get_running_loop().create_task(self._sync(fetch))
+        poller = asyncio.get_running_loop().create_task(self._poll())
         try:
             await self._flush()
             async for msg in ws:
@@ -315,10 +319,11 @@ class Client:
             for id_, err in self._rpc.connection_lost():
                 self._resolve(id_, err)
             task, self._sync_task = self._sync_task, None
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            for t in (poller, task):
+                if t is not None:
+                    t.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await t
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await ws.close()
@@ -401,6 +406,15 @@ class Client:
         except Exception as e:  # a bug here: stop visibly rather than sit stuck or loop
             log.exception("sync failed")
             self._shut_down(e)
+
+    async def _poll(self) -> None:
+        """Pushes are hints: one lost on the way (a node failing over, say) would leave
+        an idle session behind until the next push. So check the log now and then."""
+        while self._poll_interval is not None:  # until the connection ends and cancels it
+            await asyncio.sleep(self._poll_interval)
+            if self._sync_task is None and self._seq.pts is not None:
+                fetch = self._seq.begin_sync()
+                self._sync_task = asyncio.get_running_loop().create_task(self._sync(fetch))
 
     def _chore(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -272,6 +272,22 @@ def read_after(tx: Tx, chat_id: int, pts: int, limit: int) -> list[tuple[int, st
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
+def post_pts(tx: Tx, chat_id: int, msg_id: int) -> int | None:
+    """The pts at which a message was posted, for answering a retried send.
+
+    chat_messages keeps no pts, so this finds the message's updateNewChannelMessage in the
+    log: a post takes the next pts and the next id together, so its pts is at least its id
+    (the scan starts there). The prefix is how msgspec encodes that update (tag first).
+    TODO: store the pts on the message row and drop this scan."""
+    prefix = f'{{"type":"updateNewChannelMessage","chat_id":{chat_id},"message":{{"id":{msg_id},'
+    r = tx.fetchone(
+        "SELECT pts FROM chat_updates WHERE chat_id = ? AND pts >= ? AND data LIKE ?"
+        " ORDER BY pts LIMIT 1",
+        (chat_id, msg_id, prefix + "%"),
+    )
+    return int(r[0]) if r else None
+
+
 MSG_COLS = (
     "chat_id, id, from_id, text, date, edit_date, reply_to_id, fwd_from, action, post_author, views"
 )

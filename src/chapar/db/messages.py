@@ -78,6 +78,16 @@ def get(tx: Tx, owner_id: int, msg_id: int) -> MessageRow | None:
     return _row(r) if r else None
 
 
+def id_by_peer_copy(tx: Tx, owner_id: int, peer_id: int, peer_msg_id: int) -> int | None:
+    """The owner's copy of the message the peer holds as peer_msg_id (scans the dialog;
+    used only when the peer's own copy, which links to ours, is gone)."""
+    r = tx.fetchone(
+        "SELECT id FROM messages WHERE owner_id = ? AND peer_id = ? AND peer_msg_id = ?",
+        (owner_id, peer_id, peer_msg_id),
+    )
+    return int(r[0]) if r else None
+
+
 def get_many(tx: Tx, owner_id: int, ids: list[int]) -> list[MessageRow]:
     if not ids:
         return []

@@ -1,9 +1,11 @@
 """Message search behind one interface on both engines (the one place db/ branches on the
 engine, through ``tx.dialect``).
 
-A document is one message copy: scope ``u<owner>`` for a private box, ``c<chat>`` for a
-group or channel. Its id packs scope and message id, so deleting needs no lookup:
-``owner << 32 | msg_id`` for private copies, the negation of ``chat << 32 | msg_id`` for chats.
+A document is one message, indexed once: a private message under the scopes of both
+sides (``u<sender> u<receiver>``), a group or channel post under ``c<chat>``. Its id packs
+where it lives, so deleting needs no lookup: ``sender << 32 | sender's msg id`` for private
+messages, the negation of ``chat << 32 | msg id`` for chat posts. (Indexing a private
+message once instead of once per copy halves the cost of search on the write path.)
 """
 
 from __future__ import annotations
@@ -12,35 +14,40 @@ from chapar.domain.persian import normalize, words
 from chapar.ports.store import Tx
 
 MAX_WORDS = 8
+_LOW = 0xFFFFFFFF
 
 
-def private_doc(owner_id: int, msg_id: int) -> tuple[str, int]:
-    return f"u{owner_id}", (owner_id << 32) | msg_id
+def private_doc(sender_id: int, sender_msg_id: int) -> int:
+    return (sender_id << 32) | sender_msg_id
 
 
-def chat_doc(chat_id: int, msg_id: int) -> tuple[str, int]:
-    return f"c{chat_id}", -((chat_id << 32) | msg_id)
+def chat_doc(chat_id: int, msg_id: int) -> int:
+    return -((chat_id << 32) | msg_id)
 
 
-def msg_id_of(doc_id: int) -> int:
-    return abs(doc_id) & 0xFFFFFFFF
+def decode(doc_id: int) -> tuple[str, int, int]:
+    """("u", sender, sender's msg id) or ("c", chat, msg id)."""
+    kind = "c" if doc_id < 0 else "u"
+    v = abs(doc_id)
+    return kind, v >> 32, v & _LOW
 
 
-def index(tx: Tx, doc: tuple[str, int], text: str) -> None:
-    scope, doc_id = doc
+def index(tx: Tx, scopes: list[str], doc_id: int, text: str) -> None:
     body = normalize(text)
     if not body:
         return
     if tx.dialect == "sqlite":
         tx.execute(
-            "INSERT INTO search_fts (rowid, scope, body) VALUES (?, ?, ?)", (doc_id, scope, body)
+            "INSERT INTO search_fts (rowid, scope, body) VALUES (?, ?, ?)",
+            (doc_id, " ".join(scopes), body),
         )
     else:
-        tx.execute(
-            "INSERT INTO search_docs (doc_id, scope, tsv) VALUES (?, ?, to_tsvector('simple', ?))"
-            " ON CONFLICT (doc_id) DO UPDATE SET tsv = excluded.tsv",
-            (doc_id, scope, body),
-        )
+        for scope in dict.fromkeys(scopes):
+            tx.execute(
+                "INSERT INTO search_docs (scope, doc_id, tsv) VALUES (?, ?, to_tsvector('simple', ?))"
+                " ON CONFLICT (scope, doc_id) DO UPDATE SET tsv = excluded.tsv",
+                (scope, doc_id, body),
+            )
 
 
 def unindex(tx: Tx, doc_ids: list[int]) -> None:
@@ -51,31 +58,34 @@ def unindex(tx: Tx, doc_ids: list[int]) -> None:
     tx.execute(f"DELETE FROM {table} WHERE {col} IN ({marks})", doc_ids)
 
 
-def reindex(tx: Tx, doc: tuple[str, int], text: str) -> None:
-    unindex(tx, [doc[1]])
-    index(tx, doc, text)
+def reindex(tx: Tx, scopes: list[str], doc_id: int, text: str) -> None:
+    unindex(tx, [doc_id])
+    index(tx, scopes, doc_id, text)
 
 
-def search(tx: Tx, scopes: list[str], query: str, limit: int) -> list[tuple[str, int]]:
-    """(scope, message id) of the newest matches: every word of the query must occur, the
-    last one as a prefix (so results come while the user is still typing)."""
+def search(tx: Tx, scopes: list[str], query: str, limit: int, also: str | None = None) -> list[int]:
+    """Document ids of the newest matches in any of ``scopes`` (and in ``also`` too, when
+    given: a private chat is the messages in both sides' scopes). Every word of the query
+    must occur, the last one as a prefix (so results come while the user is typing)."""
     terms = words(query)[:MAX_WORDS]
     if not terms or not scopes:
         return []
     if tx.dialect == "sqlite":
         # Each term is quoted, so nothing the user types is FTS5 syntax.
-        body = " ".join(f'"{t}"' for t in terms[:-1]) + f' "{terms[-1]}"*'
+        body = " ".join([*(f'"{t}"' for t in terms[:-1]), f'"{terms[-1]}"*'])
         scope_expr = " OR ".join(f'"{s}"' for s in scopes)
+        also_expr = f' AND scope : ("{also}")' if also else ""
         rows = tx.fetchall(
-            "SELECT scope, rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-            (f"scope : ({scope_expr}) AND body : ({body.strip()})", limit),
+            "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+            (f"scope : ({scope_expr}){also_expr} AND body : ({body})", limit),
         )
     else:
         tsquery = " & ".join([*terms[:-1], f"{terms[-1]}:*"])
         marks = ",".join("?" * len(scopes))
+        also_sql = " AND doc_id IN (SELECT doc_id FROM search_docs WHERE scope = ?)" if also else ""
         rows = tx.fetchall(
-            f"SELECT scope, doc_id FROM search_docs WHERE scope IN ({marks})"
-            " AND tsv @@ to_tsquery('simple', ?) ORDER BY doc_id DESC LIMIT ?",
-            (*scopes, tsquery, limit),
+            f"SELECT DISTINCT doc_id FROM search_docs WHERE scope IN ({marks})"
+            f" AND tsv @@ to_tsquery('simple', ?){also_sql} ORDER BY doc_id DESC LIMIT ?",
+            (*scopes, tsquery, *([also] if also else []), limit),
         )
-    return [(str(r[0]), msg_id_of(int(r[1]))) for r in rows]
+    return [int(r[0]) for r in rows]

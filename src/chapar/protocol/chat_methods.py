@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from chapar.protocol.methods import Params, Str64
+from chapar.protocol.base import NonNegId, Params, Str64
 from chapar.protocol.types import (
     AdminRights,
     Chat,
@@ -49,7 +49,7 @@ class BannedRights(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     view_messages: bool = False
     send_messages: bool = False
-    until_date: Annotated[int, msgspec.Meta(ge=0)] = 0
+    until_date: NonNegId = 0
 
 
 class EditBanned(Params):
@@ -68,7 +68,7 @@ class EditAdmin(Params):
 class GetParticipants(Params):
     channel: Peer
     filter: Literal["recent", "admins", "banned"] = "recent"
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    offset: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
     limit: Annotated[int, msgspec.Meta(ge=1, le=200)] = 100
 
 
@@ -114,7 +114,7 @@ class ToggleSignatures(Params):
 
 class ExportChatInvite(Params):
     peer: Peer
-    expire_date: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    expire_date: NonNegId | None = None
     usage_limit: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
 
 
@@ -137,7 +137,7 @@ class EditExportedChatInvite(Params):
 
 class GetChannelDifference(Params):
     channel: Peer
-    pts: Annotated[int, msgspec.Meta(ge=0)]
+    pts: NonNegId
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from chapar.protocol.base import Limit, Name, NonNegId, Params, Str64, Str256
 from chapar.protocol.types import (
     Chat,
     Id,
@@ -23,16 +24,7 @@ from chapar.protocol.types import (
     User,
 )
 
-Str64 = Annotated[str, msgspec.Meta(max_length=64)]
-Str256 = Annotated[str, msgspec.Meta(max_length=256)]
-Name = Annotated[str, msgspec.Meta(max_length=64)]
-Limit = Annotated[int, msgspec.Meta(ge=1, le=100)]
-# An id or pts where 0 means "none": bounded like Id, since the store holds signed 64-bit ints.
-NonNegId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-
-
-class Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
+__all__ = ["METHODS", "Limit", "MethodSpec", "Name", "NonNegId", "Params", "Str64", "Str256"]
 
 
 class Empty(Params):

@@ -62,8 +62,9 @@ class ChatMessagesService:
         """Write one post (inside the caller's transaction)."""
         first = db.message_by_random_id(tx, chat_id, me, random_id)
         chat, member = load_member(tx, chat_id, me, now)
-        if first is not None:  # a retry: the first result, nothing new
-            return m.SentMessage(message=first.to_wire(me, None, chat.broadcast), pts=chat.pts)
+        if first is not None:  # a retry: the first result (and its pts), nothing new
+            pts = db.post_pts(tx, chat_id, first.id) or chat.pts
+            return m.SentMessage(message=first.to_wire(me, None, chat.broadcast), pts=pts)
         if not member.may_post(chat.broadcast, now):
             raise Forbidden("CHAT_WRITE_FORBIDDEN", "you may not post in this chat")
         if chat.slow_mode_seconds and member.role == "member":
@@ -92,7 +93,7 @@ class ChatMessagesService:
             0,
         )
         db.insert_message(tx, row, random_id)
-        search.index(tx, search.chat_doc(chat_id, msg_id), text)
+        search.index(tx, [f"c{chat_id}"], search.chat_doc(chat_id, msg_id), text)
         db.set_last_post(tx, chat_id, me, now)
         db.append(
             tx,
@@ -156,7 +157,7 @@ class ChatMessagesService:
             if row.text == body:
                 raise BadRequest("MESSAGE_NOT_MODIFIED", "the text is the same")
             db.set_message_text(tx, chat_id, p.id, body, now)
-            search.reindex(tx, search.chat_doc(chat_id, p.id), body)
+            search.reindex(tx, [f"c{chat_id}"], search.chat_doc(chat_id, p.id), body)
             edited = db.get_message(tx, chat_id, p.id)
             assert edited is not None
             pts = db.next_pts(tx, chat_id)
@@ -185,7 +186,7 @@ class ChatMessagesService:
             if not member.has(Right.DELETE_OTHERS) and any(r.from_id != me for r in rows):
                 raise Forbidden("MESSAGE_DELETE_FORBIDDEN", "you may delete only your own messages")
             db.delete_messages(tx, chat_id, ids)
-            search.unindex(tx, [search.chat_doc(chat_id, i)[1] for i in ids])
+            search.unindex(tx, [search.chat_doc(chat_id, i) for i in ids])
             pts = db.next_pts(tx, chat_id)
             db.append(
                 tx, chat_id, pts, UpdateDeleteChannelMessages(chat_id, sorted(ids), pts), pushes

@@ -76,15 +76,32 @@ def post_private(
             peer, r_id, me, me, False, body, now, None, peer_reply, s_id, r_pts, fwd
         )
         db.insert(tx, theirs, None)
-        search.index(tx, search.private_doc(peer, r_id), body)
         db.bump_dialog(tx, peer, me, r_id, now, 1)
         log.append(tx, peer, r_pts, UpdateNewMessage(theirs.to_wire(), r_pts), pushes)
     mine = db.MessageRow(me, s_id, peer, me, True, body, now, None, reply_to, r_id, s_pts, fwd)
     db.insert(tx, mine, random_id)
-    search.index(tx, search.private_doc(me, s_id), body)
+    search.index(tx, [f"u{me}", f"u{peer}"], search.private_doc(me, s_id), body)
     db.bump_dialog(tx, me, peer, s_id, now, 0)
     log.append(tx, me, s_pts, UpdateNewMessage(mine.to_wire(), s_pts), pushes)
     return m.SentMessage(message=mine.to_wire(), pts=s_pts)
+
+
+def _unindex_orphans(tx: Tx, gone: list[db.MessageRow]) -> None:
+    """A private message stays searchable while either copy exists (one index entry
+    serves both sides); drop the entry once both copies are gone."""
+    orphans = []
+    for r in gone:
+        doc = search.private_doc(r.owner_id, r.id) if r.out else None
+        if not r.out and r.peer_msg_id is not None:
+            doc = search.private_doc(r.peer_id, r.peer_msg_id)
+        other_left = (
+            r.peer_msg_id is not None
+            and r.peer_id != r.owner_id
+            and db.get(tx, r.peer_id, r.peer_msg_id) is not None
+        )
+        if doc is not None and not other_left:
+            orphans.append(doc)
+    search.unindex(tx, orphans)
 
 
 class MessagesService:
@@ -125,13 +142,13 @@ class MessagesService:
                 raise Forbidden("MESSAGE_AUTHOR_REQUIRED", "only the sender can edit a message")
             if mine.text == body:
                 raise BadRequest("MESSAGE_NOT_MODIFIED", "the text is the same")
+            search.reindex(tx, [f"u{me}", f"u{peer}"], search.private_doc(me, mine.id), body)
             copies = [(me, mine.id)]
             if mine.peer_msg_id is not None:
                 copies.append((peer, mine.peer_msg_id))
             result: m.SentMessage | None = None
             for owner, msg_id in copies:
                 db.set_text(tx, owner, msg_id, body, now)
-                search.reindex(tx, search.private_doc(owner, msg_id), body)
                 row = db.get(tx, owner, msg_id)
                 if row is None:  # the peer deleted their copy for themself
                     continue
@@ -165,14 +182,17 @@ class MessagesService:
                 if p.revoke and r.peer_msg_id is not None and r.peer_id != me:
                     targets.setdefault((r.peer_id, me), []).append(r.peer_msg_id)
             by_owner: dict[int, list[int]] = {}
+            gone: list[db.MessageRow] = []
             for (owner, peer), owner_ids in targets.items():
-                present = [x.id for x in db.get_many(tx, owner, owner_ids)]
-                if not present:
+                found = db.get_many(tx, owner, owner_ids)
+                if not found:
                     continue
+                present = [x.id for x in found]
                 db.delete(tx, owner, present)
-                search.unindex(tx, [search.private_doc(owner, i)[1] for i in present])
+                gone.extend(found)
                 db.refresh_dialog(tx, owner, peer)
                 by_owner.setdefault(owner, []).extend(present)
+            _unindex_orphans(tx, gone)
             my_pts = 0
             for owner, owner_ids in by_owner.items():
                 pts = log.next_pts(tx, owner)

@@ -34,41 +34,60 @@ class SearchService:
             raise BadRequest("SEARCH_QUERY_EMPTY", "type something to search for")
 
         def read(tx: Tx) -> cm.FoundMessages:
+            also: str | None = None
             if p.peer is None:
                 scopes = [f"u{me}"] + [f"c{c}" for c in chats_db.member_chat_ids(tx, me)]
             elif p.peer.chat_id is not None and p.peer.user_id is None:
                 load_visible(tx, p.peer.chat_id, me, now)
                 scopes = [f"c{p.peer.chat_id}"]
             elif p.peer.user_id is not None and p.peer.chat_id is None:
-                scopes = [f"u{me}"]
+                scopes, also = [f"u{me}"], f"u{p.peer.user_id}"
             else:
                 raise BadRequest("PEER_ID_INVALID", 'give exactly one of "user_id" or "chat_id"')
-            hits = search.search(tx, scopes, p.q, CANDIDATES)
-            found: list[Message] = []
-            private_ids = [mid for scope, mid in hits if scope[0] == "u"]
-            for row in msgs_db.get_many(tx, me, private_ids):
-                if p.peer is None or p.peer.user_id in (None, row.peer_id):
-                    found.append(row.to_wire())
-            by_chat: dict[int, list[int]] = {}
-            for scope, mid in hits:
-                if scope[0] == "c":
-                    by_chat.setdefault(int(scope[1:]), []).append(mid)
-            chats = {c.id: c for c in chats_db.get_many(tx, list(by_chat))}
-            for chat_id, ids in by_chat.items():
-                rows = chats_db.get_messages(tx, chat_id, ids)
-                found.extend(with_reactions(tx, chats[chat_id], rows, me))
+            found = self._load(tx, me, search.search(tx, scopes, p.q, CANDIDATES, also))
+            if p.peer is not None and p.peer.user_id is not None:
+                found = [m for m in found if m.peer.user_id == p.peer.user_id]
             found.sort(key=lambda m: (m.date, m.id), reverse=True)
             found = found[: p.limit]
             user_ids = {me, *(m.from_id for m in found)}
             user_ids |= {m.peer.user_id for m in found if m.peer.user_id is not None}
-            shown = {m.peer.chat_id for m in found if m.peer.chat_id is not None}
+            shown = list({m.peer.chat_id for m in found if m.peer.chat_id is not None})
             return cm.FoundMessages(
                 messages=found,
                 users=users_db.load(tx, me, user_ids),
-                chats=[chat_wire(chats[c], chats_db.member(tx, c, me)) for c in shown],
+                chats=[
+                    chat_wire(c, chats_db.member(tx, c.id, me))
+                    for c in chats_db.get_many(tx, shown)
+                ],
             )
 
         return await self.d.store.read(read)
+
+    def _load(self, tx: Tx, me: int, doc_ids: list[int]) -> list[Message]:
+        """The viewer's own copies of the matched messages (those they still have)."""
+        mine: list[int] = []
+        by_chat: dict[int, list[int]] = {}
+        for doc_id in doc_ids:
+            kind, where, msg_id = search.decode(doc_id)
+            if kind == "c":
+                by_chat.setdefault(where, []).append(msg_id)
+            elif where == me:
+                mine.append(msg_id)
+            else:  # the sender's copy names ours; if they deleted theirs, find ours by link
+                theirs = msgs_db.get(tx, where, msg_id)
+                own = (
+                    theirs.peer_msg_id
+                    if theirs is not None
+                    else msgs_db.id_by_peer_copy(tx, me, where, msg_id)
+                )
+                if own is not None:
+                    mine.append(own)
+        found = [r.to_wire() for r in msgs_db.get_many(tx, me, mine)]
+        for chat in chats_db.get_many(tx, list(by_chat)):
+            found.extend(
+                with_reactions(tx, chat, chats_db.get_messages(tx, chat.id, by_chat[chat.id]), me)
+            )
+        return found
 
     async def contacts(self, ctx: AuthContext, p: cm.SearchContacts) -> cm.FoundPeers:
         """Public usernames, the user's contacts by name, public chats and the user's own

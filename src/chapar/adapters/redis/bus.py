@@ -37,6 +37,7 @@ from typing import Any
 import structlog
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import RedisError
 
 from chapar.adapters.redis.connection import dedicated_connection, make_pool
 from chapar.ports.bus import Handler
@@ -107,10 +108,12 @@ class RedisBus:
         self._batch_size = batch_size
         self._ping_interval = ping_interval
         self._backoff = (backoff_min, backoff_max)
-        self._topics: dict[str, list[_Sub]] = {}
+        # Topic -> its local subscriptions (a dict: ordered, and O(1) to remove from).
+        self._topics: dict[str, dict[_Sub, None]] = {}
         self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue(queue_size)
         self._paused_until = 0.0  # publish drops at once until then (Redis just failed)
-        self._changed = asyncio.Event()  # the set of wanted topics changed
+        self._dirty: set[str] = set()  # topics gained or lost since the last sync
+        self._changed = asyncio.Event()  # _dirty is not empty
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._reconnect_callbacks: list[Callable[[], None]] = []
@@ -138,10 +141,10 @@ class RedisBus:
 
     def subscribe(self, topic: str, handler: Handler) -> _Sub:
         sub = _Sub(self, topic, handler)
-        subs = self._topics.setdefault(topic, [])
-        subs.append(sub)
+        subs = self._topics.setdefault(topic, {})
+        subs[sub] = None
         if len(subs) == 1:
-            self._changed.set()
+            self._mark_dirty(topic)
         self._start()
         return sub
 
@@ -187,10 +190,14 @@ class RedisBus:
     def _remove(self, sub: _Sub) -> None:
         subs = self._topics.get(sub.topic)
         if subs and sub in subs:
-            subs.remove(sub)
+            del subs[sub]
             if not subs:
                 del self._topics[sub.topic]
-                self._changed.set()
+                self._mark_dirty(sub.topic)
+
+    def _mark_dirty(self, topic: str) -> None:
+        self._dirty.add(topic)
+        self._changed.set()
 
     def _delay(self, failures: int) -> float:
         low, high = self._backoff
@@ -260,7 +267,8 @@ class RedisBus:
                 # Whatever broke, the bus must not die: count, log once, reconnect.
                 self.stats.disconnects += 1
                 if self._up or failures == 0:
-                    log.warning("bus_subscriber_lost", error=repr(e))
+                    unexpected = not isinstance(e, RedisError | OSError)  # a bug: show where
+                    log.warning("bus_subscriber_lost", error=repr(e), exc_info=unexpected)
             finally:
                 if self._up:
                     failures = 0
@@ -277,7 +285,8 @@ class RedisBus:
         self._active = set()
         self._unconfirmed = 0
         self._last_rx = asyncio.get_running_loop().time()
-        self._changed.set()  # (re)subscribe everything wanted, then PING
+        self._dirty = set(self._topics)  # a new connection: subscribe everything wanted
+        self._changed.set()
         tasks = {
             asyncio.create_task(self._read(conn)),
             asyncio.create_task(self._sync(conn)),
@@ -291,7 +300,10 @@ class RedisBus:
             await _stop(tasks)
 
     async def _sync(self, conn: AbstractConnection) -> None:
-        """Bring Redis's subscriptions in line with the wanted topics; PING when idle."""
+        """Bring Redis's subscriptions in line with the wanted topics; PING when idle.
+
+        Only the topics that changed are looked at, so the cost of a session coming or
+        going does not grow with the number of topics the node holds."""
         loop = asyncio.get_running_loop()
         ping_sent: float | None = None
         next_ping = loop.time()
@@ -306,9 +318,9 @@ class RedisBus:
                 await conn.send_command("PING", check_health=False)
                 continue
             self._changed.clear()
-            wanted = self._topics.keys()
-            add = [t for t in wanted if t not in self._active]
-            remove = [t for t in self._active if t not in wanted]
+            dirty, self._dirty = self._dirty, set()
+            add = [t for t in dirty if t in self._topics and t not in self._active]
+            remove = [t for t in dirty if t not in self._topics and t in self._active]
             for command, topics in (("SUBSCRIBE", add), ("UNSUBSCRIBE", remove)):
                 for i in range(0, len(topics), _CHUNK):
                     chunk = topics[i : i + _CHUNK]

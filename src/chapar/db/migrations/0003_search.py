@@ -20,12 +20,13 @@ def _apply(conn: Any) -> None:
             "scope, body, tokenize = 'unicode61 remove_diacritics 0')"
         )
     else:
+        # One row per (scope, document): a private message is in both sides' scopes.
         cur.execute(
-            "CREATE TABLE search_docs (doc_id BIGINT PRIMARY KEY, scope TEXT NOT NULL,"
-            " tsv TSVECTOR NOT NULL)"
+            "CREATE TABLE search_docs (scope TEXT NOT NULL, doc_id BIGINT NOT NULL,"
+            " tsv TSVECTOR NOT NULL, PRIMARY KEY (scope, doc_id))"
         )
         cur.execute("CREATE INDEX search_docs_tsv ON search_docs USING GIN (tsv)")
-        cur.execute("CREATE INDEX search_docs_scope ON search_docs (scope, doc_id)")
+        cur.execute("CREATE INDEX search_docs_doc ON search_docs (doc_id)")
     # Names for finding people and public chats, normalised the same way.
     cur.execute("ALTER TABLE users ADD COLUMN name_norm TEXT NOT NULL DEFAULT ''")
     cur.execute("ALTER TABLE chats ADD COLUMN title_norm TEXT NOT NULL DEFAULT ''")

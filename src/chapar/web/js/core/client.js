@@ -64,9 +64,12 @@ export class Client extends EventTarget {
     this.byId = new Map();
     this.typing = new Map(); // user id -> timer
     this.echoed = new Map(); // random_id -> message id (our send, seen before its answer)
+    this.deletedIds = new Set(); // ids deleted while this page lives (for reply quotes)
+    this.replyLookups = new Map(); // id -> 'fetching' | 'deleted'
     this.ready = false;
     this.openKey = null;
-    this.flushing = false;
+    this.flushing = null;
+    this.loadingDialogs = null;
     this.seq.reset();
   }
 
@@ -185,12 +188,26 @@ export class Client extends EventTarget {
     this.flushOutbox();
   }
 
-  async loadDialogs() {
+  loadDialogs() {
+    // One at a time: a call cut off by a reconnect is repeated, not started twice.
+    this.loadingDialogs ??= this.fetchDialogs().finally(() => {
+      this.loadingDialogs = null;
+    });
+    return this.loadingDialogs;
+  }
+
+  async fetchDialogs() {
     let res;
     try {
       res = await this.conn.call('messages.getDialogs', { limit: 100 });
-    } catch {
-      return; // the next connect tries again
+    } catch (e) {
+      // A dropped socket tries again on the next connect; a server error, in a moment.
+      if (e.type !== 'CONNECTION_LOST' && this.token) {
+        setTimeout(() => {
+          if (this.token && !this.ready && this.conn.status === 'open') this.onOpen();
+        }, 2000);
+      }
+      return;
     }
     this.addUsers(res.users);
     for (const m of res.messages) this.addMessage(m, false);
@@ -276,6 +293,7 @@ export class Client extends EventTarget {
   removeMessages(ids) {
     const touched = new Set();
     for (const id of ids) {
+      this.deletedIds.add(id);
       const m = this.byId.get(id);
       if (!m) continue;
       this.byId.delete(id);
@@ -339,7 +357,7 @@ export class Client extends EventTarget {
         const key = this.addMessage(m);
         if (m.peer.user_id != null) this.user(m.peer.user_id);
         if (!m.out && key === this.openKey && document.visibilityState === 'visible') {
-          this.markReadSoon(key);
+          this.markRead(key);
         }
         this.emit('messages', key);
         this.emit('dialogs');
@@ -462,23 +480,30 @@ export class Client extends EventTarget {
     return { messages: msgs, pending, loading: h.loading, complete: h.complete, loaded: h.loaded };
   }
 
-  /** A message a reply points at, fetched if it is not loaded. */
+  /**
+   * The message a reply points at: the message, null while it is being fetched, or
+   * 'deleted' when it no longer exists.
+   */
   replied(key, id) {
     const m = this.byId.get(id);
     if (m) return m;
-    this.fetchingReplies ??= new Set();
-    if (!this.fetchingReplies.has(id)) {
-      this.fetchingReplies.add(id);
+    const known = this.replyLookups.get(id);
+    if (known === 'deleted' || (known === undefined && this.deletedIds.has(id))) return 'deleted';
+    if (known === undefined) {
+      this.replyLookups.set(id, 'fetching');
       this.conn
         .call('messages.getHistory', { peer: peerOfKey(key), offset_id: id + 1, limit: 1 })
         .then((res) => {
           const found = res.messages.find((x) => x.id === id);
           if (found) {
             this.byId.set(found.id, found);
-            this.emit('messages', key);
+            this.replyLookups.delete(id);
+          } else {
+            this.replyLookups.set(id, 'deleted');
           }
+          this.emit('messages', key);
         })
-        .catch(() => this.fetchingReplies.delete(id));
+        .catch(() => this.replyLookups.delete(id));
     }
     return null;
   }
@@ -509,7 +534,8 @@ export class Client extends EventTarget {
   /** Send what the outbox holds, one at a time and in order, until it is empty. */
   async flushOutbox() {
     if (this.flushing || !this.outbox || !this.ready) return;
-    this.flushing = true;
+    const run = {};
+    this.flushing = run;
     const outbox = this.outbox;
     try {
       for (;;) {
@@ -543,7 +569,7 @@ export class Client extends EventTarget {
         }
       }
     } finally {
-      this.flushing = false;
+      if (this.flushing === run) this.flushing = null;
     }
   }
 
@@ -574,12 +600,8 @@ export class Client extends EventTarget {
     this.seq.expect(res.pts);
   }
 
-  markReadSoon(key) {
-    clearTimeout(this.readTimer);
-    this.readTimer = setTimeout(() => this.markRead(key), 300);
-  }
-
-  async markRead(key) {
+  /** The open chat is read: at once here, and told to the server in one call per burst. */
+  markRead(key) {
     const d = this.dialogs.get(key);
     if (!d || !this.ready || document.visibilityState !== 'visible') return;
     if (d.unread_count === 0 && d.read_inbox_max_id >= d.top_message) return;
@@ -588,15 +610,20 @@ export class Client extends EventTarget {
     d.unread_count = 0;
     d.read_inbox_max_id = d.top_message;
     this.emit('dialogs');
-    try {
-      const res = await this.conn.call('messages.readHistory', {
-        peer: d.peer,
-        max_id: d.top_message,
-      });
-      this.seq.expect(res.pts);
-    } catch {
-      // the unread count comes back with the next sync
-    }
+    this.readTimers ??= new Map();
+    clearTimeout(this.readTimers.get(key));
+    this.readTimers.set(key, setTimeout(async () => {
+      this.readTimers.delete(key);
+      try {
+        const res = await this.conn.call('messages.readHistory', {
+          peer: d.peer,
+          max_id: d.read_inbox_max_id,
+        });
+        this.seq.expect(res.pts);
+      } catch {
+        // the unread count comes back with the next sync
+      }
+    }, 250));
   }
 
   setTyping(key, action) {

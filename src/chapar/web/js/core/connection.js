@@ -63,7 +63,9 @@ export class Connection extends EventTarget {
     this.retryTimer = null;
     this.pingTimer = null;
     this.running = false;
-    this.onOnline = () => this.reconnectNow();
+    this.onOnline = () => {
+      if (this.status !== 'open') this.reconnectNow();
+    };
     this.onOffline = () => this.dropSocket();
     this.onVisible = () => {
       if (document.visibilityState === 'visible' && this.status !== 'open') this.reconnectNow();
@@ -81,10 +83,20 @@ export class Connection extends EventTarget {
     this.reconnectNow();
   }
 
-  /** Use another token (after sign-in or sign-out): a fresh socket carries it. */
+  /** Use another token (after sign-in or sign-out): a fresh socket carries it, and calls
+   * made for the previous identity fail rather than run as the new one. */
   setToken(token) {
     this.token = token;
+    this.rejectAll('the session changed');
     this.reconnectNow();
+  }
+
+  rejectAll(why) {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new ApiError(0, 'CONNECTION_LOST', why));
+    }
   }
 
   stop() {
@@ -94,11 +106,7 @@ export class Connection extends EventTarget {
     document.removeEventListener('visibilitychange', this.onVisible);
     clearTimeout(this.retryTimer);
     this.closeSocket();
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      clearTimeout(p.timer);
-      p.reject(new ApiError(0, 'CONNECTION_LOST', 'the client was stopped'));
-    }
+    this.rejectAll('the client was stopped');
   }
 
   /**
@@ -121,6 +129,7 @@ export class Connection extends EventTarget {
   }
 
   write(id, p) {
+    if (this.ws?.readyState !== WebSocket.OPEN) return; // sent on the next open
     p.sent = true;
     this.ws.send(JSON.stringify({ id, method: p.method, params: p.params }));
   }
@@ -136,6 +145,7 @@ export class Connection extends EventTarget {
     clearTimeout(this.retryTimer);
     this.attempt = 0;
     this.closeSocket();
+    this.failInFlight();
     this.connect();
   }
 
@@ -182,7 +192,8 @@ export class Connection extends EventTarget {
         return;
       }
       this.setStatus('connecting');
-      if (!opened && this.token) this.checkToken();
+      // Refused at the handshake: now and then ask whether the token itself is refused.
+      if (!opened && this.token && this.attempt % 4 === 0) this.checkToken();
       this.scheduleRetry();
     };
   }

@@ -23,9 +23,12 @@ function looksLikePhone(raw) {
 
 export function logo() {
   const el = h('div', { class: 'logo', 'aria-hidden': 'true' });
+  // A letter on its way: the courier (chapar) the project is named after.
   el.innerHTML =
     '<svg viewBox="0 0 64 64" width="96" height="96"><circle cx="32" cy="32" r="32" fill="currentColor"/>' +
-    '<path d="M15 31.5 47 18l-6.5 29-10-7.5-5.5 6-.5-9.5L44 22 21 34z" fill="#fff"/></svg>';
+    '<g fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round" stroke-linejoin="round">' +
+    '<rect x="22" y="21" width="28" height="21" rx="3"/><path d="m22.5 23 13.5 10 13.5-10"/>' +
+    '<path d="M11 26h6M8 32h9M12 38h5"/></g></svg>';
   return el;
 }
 

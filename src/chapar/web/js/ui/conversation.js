@@ -67,7 +67,7 @@ export class Conversation {
       this.emptyNote,
       this.inner,
     );
-    this.toBottom = iconButton('down', t('back'), () => this.scrollToBottom(), {
+    this.toBottom = iconButton('down', t('toLatest'), () => this.scrollToBottom(), {
       cls: 'to-bottom',
     });
     this.toBottom.hidden = true;
@@ -216,6 +216,7 @@ export class Conversation {
 
   quoteOf(id) {
     const m = this.client.replied(this.key, id);
+    if (m === 'deleted') return { id, name: '', text: t('deletedMessage') };
     if (!m) return { id, name: '', text: '…' };
     const name = m.out
       ? t('you')
@@ -270,8 +271,9 @@ export class Conversation {
           h('span', { class: 'quote-name', dir: 'auto', text: q.name }),
           h('span', { class: 'quote-text', dir: 'auto', text: q.text }),
         ),
-      h('div', { class: 'text', dir: 'auto' }, h('span', { class: 'body', text: it.text }), ghost),
-      meta(),
+      // The text and its time share one box whose direction follows the text (dir=auto),
+      // so the time sits at the end of the text's last line in either script.
+      h('div', { class: 'text', dir: 'auto' }, h('span', { class: 'body', text: it.text }), ghost, meta()),
     );
     const children = [bubble];
     if (it.state === 'failed') {
@@ -457,6 +459,9 @@ export class Conversation {
   }
 
   autosize() {
+    // An empty box follows the interface (placeholder on the right in Persian); typed text
+    // follows its own first letter.
+    this.input.dir = this.input.value ? 'auto' : document.documentElement.dir;
     this.input.style.height = 'auto';
     this.input.style.height = `${Math.min(this.input.scrollHeight, 180)}px`;
   }

@@ -151,8 +151,13 @@ export class Settings {
         'div',
         { class: 'panel-body' },
         this.card,
-        h('section', { class: 'settings-section' }, h('h3', {}, icon('user'), t('editProfile')), profile),
-        h('section', { class: 'settings-section' }, h('h3', {}, icon('at'), t('username')), usernameForm),
+        h(
+          'section',
+          { class: 'settings-section' },
+          h('h3', {}, icon('user'), t('editProfile')),
+          profile,
+          usernameForm,
+        ),
         h(
           'section',
           { class: 'settings-section' },
