@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import statistics
 import tempfile
@@ -33,7 +34,11 @@ VOCAB = (
 ).split()
 
 
-def fill(tx: Tx, start: int, count: int, chats: int, rng: random.Random) -> None:
+def _query(tx: Tx, *, scopes: list[str], q: str) -> list[int]:
+    return search.search(tx, scopes, q, 20)
+
+
+def _fill(tx: Tx, *, start: int, count: int, chats: int, rng: random.Random) -> None:
     for i in range(start, start + count):
         chat_id = 1 + i % chats
         text = " ".join(rng.choices(VOCAB, k=rng.randint(3, 12)))
@@ -46,7 +51,7 @@ async def run(store: SqliteStore | PostgresStore, n: int, chats: int, queries: i
     batch = 20_000
     for start in range(0, n, batch):
         count = min(batch, n - start)
-        await store.write(lambda tx, s=start, c=count: fill(tx, s, c, chats, rng))
+        await store.write(functools.partial(_fill, start=start, count=count, chats=chats, rng=rng))
     print(f"indexed {n:,} messages in {time.perf_counter() - t0:.1f} s")
     cases = {
         "one word, one chat": (["c1"], "بازار"),
@@ -62,7 +67,7 @@ async def run(store: SqliteStore | PostgresStore, n: int, chats: int, queries: i
         hits = 0
         for _ in range(queries):
             t = time.perf_counter()
-            found = await store.read(lambda tx, s=scopes, qq=q: search.search(tx, s, qq, 20))
+            found = await store.read(functools.partial(_query, scopes=scopes, q=q))
             times.append((time.perf_counter() - t) * 1000)
             hits = len(found)
         times.sort()
