@@ -394,6 +394,14 @@ class PhaseResult:
     first_error: str = ""
     ratio_to_relay: float | None = field(default=None)
 
+    @property
+    def server_us_per_msg(self) -> float | None:
+        """Server CPU per acknowledged message: less sensitive to a noisy machine than
+        throughput, since other jobs take turns on the cores rather than adding work."""
+        if self.server_cpu_pct is None or not self.acked_per_s:
+            return None
+        return 1e4 * self.server_cpu_pct / self.acked_per_s
+
 
 @dataclass(frozen=True)
 class PhaseSpec:
@@ -664,7 +672,7 @@ def add_ratios(results: list[PhaseResult]) -> None:
 
 def table(results: list[PhaseResult]) -> str:
     header = ["target", "mode", "round", "pairs", "acked/s", "delivered/s", "p50 ms", "p99 ms"]
-    header += ["max ms", "errors", "srv CPU%", "gen CPU%", "other CPU%", "x relay"]
+    header += ["max ms", "errors", "srv CPU%", "srv us/msg", "gen CPU%", "other CPU%", "x relay"]
     rows = [
         [
             r.target,
@@ -678,6 +686,7 @@ def table(results: list[PhaseResult]) -> str:
             fmt_num(r.latency.max_ms, 1),
             str(r.errors),
             fmt_num(r.server_cpu_pct),
+            fmt_num(r.server_us_per_msg),
             fmt_num(r.loadgen_cpu_pct),
             fmt_num(r.other_cpu_pct),
             fmt_num(r.ratio_to_relay, 2),
@@ -698,7 +707,8 @@ def median_table(results: list[PhaseResult]) -> str:
         groups.setdefault((r.target, r.kind), []).append(r)
     kept = {key: _quiet(rs) for key, rs in groups.items()}
     relay_max = _median([r.acked_per_s for r in kept.get(("relay", "max"), [])])
-    header = ["target", "mode", "rounds", "quiet", "acked/s", "p50 ms", "p99 ms", "x relay"]
+    header = ["target", "mode", "rounds", "quiet", "acked/s", "p50 ms", "p99 ms", "srv us/msg"]
+    header += ["x relay"]
     rows = []
     for (target, kind), rs in kept.items():
         acked = _median([r.acked_per_s for r in rs])
@@ -714,6 +724,7 @@ def median_table(results: list[PhaseResult]) -> str:
                 fmt_num(acked),
                 fmt_num(_median([r.latency.p50_ms for r in rs]), 1),
                 fmt_num(_median([r.latency.p99_ms for r in rs]), 1),
+                fmt_num(_median([r.server_us_per_msg for r in rs])),
                 fmt_num(ratio, 2),
             ]
         )
@@ -737,7 +748,8 @@ LEGEND = """\
 acked/s: sends answered ok (Chapar: committed to SQLite) per second of the window;
 delivered/s: messages received by the peer; p50/p99/max: send -> received at the peer.
 CPU%: 100 = one core, the machine has {cap}; other = everything but the server and the
-load generator (kernel, other jobs): when high, the run was disturbed.
+load generator (kernel, other jobs): when high, the run was disturbed. srv us/msg: server
+CPU time per acknowledged message.
 x relay: Chapar's acked/s divided by the relay's (same round; medians: of the medians).
 medians: over the quiet rounds (other CPU% <= {quiet:g}) when there are any."""
 
@@ -757,7 +769,8 @@ def report(results: list[PhaseResult], info: dict[str, Any], args: argparse.Name
         if r.first_error or r.undelivered:
             print(f"{r.target} {r.mode}: undelivered={r.undelivered} first error: {r.first_error}")
     if args.json:
-        doc = {"machine": info, "args": vars(args), "results": [asdict(r) for r in results]}
+        rows = [{**asdict(r), "server_us_per_msg": r.server_us_per_msg} for r in results]
+        doc = {"machine": info, "args": vars(args), "results": rows}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"\nwrote {args.json}")
 

@@ -389,20 +389,36 @@ class Member:
     sockets: list[tuple[Live, int]] = field(default_factory=list)
 
 
+def apply_pushes(m: Member, cid: int) -> None:
+    """Apply the socket's new pushes in pts order; one at or below the app's pts is a repeat
+    and one beyond pts + 1 waits for the next sync (which fetches the gap)."""
+    if m.live is None:
+        return
+    fresh = m.live.chat_pushes(cid, m.applied)
+    m.applied = len(m.live.pushes)
+    for u in sorted(fresh, key=lambda u: int(u["pts"])):
+        if u["pts"] == m.pts + 1:
+            m.got[u["pts"]] = u
+            m.pts = u["pts"]
+
+
 async def sync(api: Api, m: Member, cid: int) -> None:
-    """What the app does at a checkpoint: apply the socket's new pushes in pts order (an
-    update at or below its pts is a repeat), then ask the chat's log for anything after."""
-    if m.live is not None:
-        fresh = m.live.chat_pushes(cid, m.applied)
-        m.applied = len(m.live.pushes)
-        for u in sorted(fresh, key=lambda u: int(u["pts"])):
-            if u["pts"] == m.pts + 1:
-                m.got[u["pts"]] = u
-                m.pts = u["pts"]
+    """What the app does after a reconnect or a gap: pushes first, then the chat's log."""
+    apply_pushes(m, cid)
     log = await channel_log(api, m.user, cid, since=m.pts)
     for u in log["updates"]:
         m.got[u["pts"]] = u
     m.pts = log["pts"]
+
+
+async def call(api: Api, m: Member, method: str, params: Json) -> Json:
+    """A call over the member's socket when it has one: its answer then comes after every
+    push published before it, as an app reading one socket sees them."""
+    if m.live is not None:
+        with contextlib.suppress(ConnectionError):
+            return await m.live.call(method, params)
+    _, body = await api.call(method, params, m.user.token)
+    return dict(body)
 
 
 async def connect(
@@ -415,9 +431,10 @@ async def connect(
         m.sockets.append((m.live, full["chat"]["pts"]))
 
 
-async def drop(m: Member) -> None:
+async def drop(m: Member, cid: int) -> None:
     if m.live is not None:
         await m.live.close()
+        apply_pushes(m, cid)  # what arrived before the socket closed
         m.live = None
 
 
@@ -457,13 +474,9 @@ async def membership_scenario(srv: ServerProcess, ops: list[Op]) -> None:
         tasks: list[asyncio.Task[None]] = []
 
         async def send(m: Member, text: str) -> None:
-            params = send_params(cid, text)
-            body: Json | None = None
-            if m.live is not None:
-                with contextlib.suppress(ConnectionError):  # dropped under the call
-                    body = await m.live.call("messages.sendMessage", params)
-            if body is None:  # the outcome is unknown: repeat it, as an app would
-                _, body = await api.call("messages.sendMessage", params, m.user.token)
+            # A socket dropped under the call leaves the outcome unknown: the call is
+            # repeated over HTTP with the same random_id, as an app would.
+            body = await call(api, m, "messages.sendMessage", send_params(cid, text))
             if body["ok"]:
                 acks[text] = body["result"]["pts"]
             else:  # it left (or never joined) first
@@ -477,26 +490,30 @@ async def membership_scenario(srv: ServerProcess, ops: list[Op]) -> None:
                         tasks.append(asyncio.create_task(send(m, f"m{n}.{k}-u{i}")))
                 elif kind == "send":  # refused, and it changes nothing
                     await send(m, f"refused{n}")
-                elif kind == "join" and m.member:
-                    status, body = await api.call(
-                        "channels.joinChannel", {"channel": chat(cid)}, m.user.token
-                    )
-                    assert (status, body["error"]["type"]) == (400, "USER_ALREADY_PARTICIPANT")
                 elif kind == "join":
-                    res = await api.ok("channels.joinChannel", {"channel": chat(cid)}, m.user.token)
-                    starts[i].append(res["chat"]["pts"])
-                    m.member = True
-                    m.pts = res["chat"]["pts"] - 1  # the app starts at its own join message
+                    body = await call(api, m, "channels.joinChannel", {"channel": chat(cid)})
+                    if m.member:
+                        assert body["error"]["type"] == "USER_ALREADY_PARTICIPANT", body
+                    else:
+                        assert body["ok"], body
+                        apply_pushes(m, cid)  # of the chat, nothing: it was not in it
+                        start = body["result"]["chat"]["pts"]
+                        starts[i].append(start)
+                        m.member = True
+                        m.pts = start - 1  # the app starts at its own join message
                 elif kind == "leave" and m.member:
-                    # What it may still read it fetches before it goes; the rest comes live.
+                    # What it may still read it fetches before it goes; the rest comes live,
+                    # ahead of the answer on the same socket.
                     await connect(api, http, srv, m, cid)
                     await sync(api, m, cid)
-                    await api.ok("channels.leaveChannel", {"channel": chat(cid)}, m.user.token)
+                    body = await call(api, m, "channels.leaveChannel", {"channel": chat(cid)})
+                    assert body["ok"], body
+                    apply_pushes(m, cid)
                     m.member = False
                 elif kind == "drop":
-                    await drop(m)
+                    await drop(m, cid)
                 elif kind == "reconnect":
-                    await drop(m)
+                    await drop(m, cid)
                     await connect(api, http, srv, m, cid)
                     if m.member:
                         await sync(api, m, cid)
@@ -510,6 +527,7 @@ async def membership_scenario(srv: ServerProcess, ops: list[Op]) -> None:
                     helper = users[1] if m is creator else users[0]
                     await barrier(api, m.live, m.user, helper)
             for m in members:
+                apply_pushes(m, cid)
                 if m.member:
                     await sync(api, m, cid)
             await check(api, members, starts, acks, cid)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from chapar.adapters.fs.blobs import FsBlobStore
 from chapar.adapters.memory.bus import MemoryBus
 from chapar.adapters.memory.limiter import MemoryLimiter
 from chapar.adapters.postgres.store import PostgresStore
@@ -21,6 +22,7 @@ from chapar.adapters.sms.console import ConsoleSms
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.api.dispatch import Dispatcher, Services
 from chapar.api.fanout import ChatFanout
+from chapar.api.files import FileRoutes
 from chapar.api.http import Routes, error_middleware
 from chapar.api.web import add_web_routes
 from chapar.api.ws import WsRegistry
@@ -30,6 +32,7 @@ from chapar.services.auth import AuthService
 from chapar.services.chat_messages import ChatMessagesService
 from chapar.services.chats import ChatsService
 from chapar.services.deps import SESSIONS_TOPIC, Deps
+from chapar.services.media import MediaService
 from chapar.services.messages import MessagesService
 from chapar.services.search import SearchService
 from chapar.services.updates import UpdatesService
@@ -78,6 +81,7 @@ async def build(
     bus = make_bus(settings)
     sms = ConsoleSms(settings.data_path / "sms-outbox.jsonl")
     deps = Deps(settings, store, bus, sms, clock or SystemClock(), random or SystemRandom())
+    blobs = FsBlobStore(settings.data_path / "blobs")
     chats = ChatsService(deps)
     chat_messages = ChatMessagesService(deps, chats)
     services = Services(
@@ -86,6 +90,7 @@ async def build(
         messages=MessagesService(deps, chat_messages),
         chats=chats,
         search=SearchService(deps),
+        media=MediaService(deps, blobs, chat_messages),
         updates=UpdatesService(deps),
     )
     registry = WsRegistry(ChatFanout(bus, store))
@@ -98,6 +103,7 @@ async def build(
     bus.subscribe(SESSIONS_TOPIC, on_revoked)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     Routes(settings, Dispatcher(services), services.auth, store, bus, registry).add_to(app)
+    FileRoutes(services.auth, services.media).add_to(app)
     add_web_routes(app)
     return Chapar(settings, deps, services, app, registry, store, bus)
 

@@ -15,6 +15,13 @@ from typing import Any
 
 import msgspec
 
+from chapar.sms_settings import (
+    ProviderConfig,
+    SmsDeliverySettings,
+    SmsRoute,
+    default_providers,
+)
+
 ENV_PREFIX = "CHAPAR_"
 
 
@@ -36,6 +43,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     default_region: str = "IR"
     # console: log each SMS and append it to <data_dir>/sms-outbox.jsonl.
     sms_gateway: str = "console"
+    # SMS delivery through the durable outbox (services/sms_delivery.py): the providers,
+    # the routes by number prefix (empty: every provider, in the order listed) and the
+    # worker. TOML tables only; see docs/operations.md.
+    sms_providers: list[ProviderConfig] = msgspec.field(default_factory=default_providers)
+    sms_routes: list[SmsRoute] = msgspec.field(default_factory=list)
+    sms_delivery: SmsDeliverySettings = msgspec.field(default_factory=SmsDeliverySettings)
     code_ttl_seconds: int = 300
     code_max_attempts: int = 5
     code_resend_seconds: int = 60
@@ -53,6 +66,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     long_poll_max_seconds: int = 30
     # Pushes buffered for one WebSocket before the slow consumer is disconnected.
     ws_send_queue: int = 4096
+    # Media limits (Telegram's: files up to 2 GB in parts of 512 KiB).
+    max_file_bytes: int = 2 * 1024**3
+    max_file_parts: int = 4096
+    max_photo_bytes: int = 20 * 1024**2
+    daily_upload_bytes: int = 50 * 1024**3
+    max_caption_length: int = 1024
+    media_url_ttl_seconds: int = 3600
     log_level: str = "info"
     log_json: bool = False
     access_log: bool = False

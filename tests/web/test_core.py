@@ -78,3 +78,27 @@ def test_outbox_keeps_random_ids_and_repeats_only_safe_calls(
     assert got["reloaded"] == [[True, "salam", False]]
     assert got["empty"] is None
     assert got["repeatable"] == [True, True, True, False, False]
+
+
+DATES = """async () => {
+  const i18n = await import('/web/js/i18n.js');
+  i18n.setLang('fa');
+  const nowruz = Date.UTC(2024, 2, 20, 12) / 1000; // 20 March 2024: 1 Farvardin 1403
+  const fa = [i18n.day(nowruz), i18n.time(nowruz), i18n.num(1234), i18n.digits('+98 912')];
+  i18n.setLang('en');
+  const en = [i18n.day(nowruz), i18n.time(nowruz), i18n.num(1234)];
+  const fold = i18n.fold('كتاب‌هاي ۱۲ ARABIC');
+  return { fa, en, fold, dir: document.documentElement.dir };
+}"""
+
+
+def test_persian_dates_are_jalali_with_persian_digits(
+    server: ServerProcess, browsing: Browsing
+) -> None:
+    page = browsing.page(server.url)
+    got = page.evaluate(DATES)
+    assert got["fa"] == ["۱ فروردین ۱۴۰۳", "۱۵:۳۰", "۱٬۲۳۴", "+۹۸ ۹۱۲"]  # Tehran time
+    assert got["en"] == ["20 March 2024", "15:30", "1,234"]
+    # Search folds Arabic letters, ZWNJ and digits the way the server's search does.
+    assert got["fold"] == "کتابهای 12 arabic"
+    assert got["dir"] == "ltr"

@@ -427,3 +427,21 @@ def test_settings_profile_sessions_and_log_out(
     page.locator("dialog[open]").get_by_role("button", name="خروج از حساب").click()
     expect(page.locator("#phone")).to_be_visible()
     assert page.evaluate("localStorage.getItem('chapar.auth')") is None
+
+
+def test_history_pages_in_when_scrolling_up(server: ServerProcess, browsing: Browsing) -> None:
+    kian = sign_up(server.url, "Kian")
+    lale = sign_up(server.url, "Lale")
+    for n in range(1, 121):
+        send_api(server.url, *((kian, lale) if n % 2 else (lale, kian)), f"message {n}")
+    page = browsing.page(server.url, account=kian)
+    open_chat(page, lale)
+    bodies = page.locator(".messages .body")
+    expect(bodies).to_have_count(50)  # the newest page
+    expect(bodies.last).to_have_text("message 120")
+    for shown in (100, 120):
+        page.locator(".messages").evaluate("e => e.scrollTo(0, 0)")
+        expect(bodies).to_have_count(shown)
+    expect(bodies.first).to_have_text("message 1")
+    texts = bodies.all_inner_texts()
+    assert texts == [f"message {n}" for n in range(1, 121)]

@@ -15,6 +15,7 @@ from chapar.protocol import methods as m
 from chapar.protocol.envelope import ErrorBody, encode_error, encode_ok
 from chapar.services.auth import AuthContext, AuthService
 from chapar.services.chats import ChatsService
+from chapar.services.media import MediaService
 from chapar.services.messages import MessagesService
 from chapar.services.search import SearchService
 from chapar.services.updates import UpdatesService
@@ -44,6 +45,7 @@ class Services:
     updates: UpdatesService
     chats: ChatsService
     search: SearchService
+    media: MediaService
 
 
 def _need(call: Call) -> AuthContext:
@@ -109,6 +111,9 @@ def build_handlers(s: Services) -> dict[str, Handler]:
         "messages.forwardMessages": lambda c, p: s.messages.forward(_need(c), p),
         "messages.search": lambda c, p: s.search.messages(_need(c), p),
         "contacts.search": lambda c, p: s.search.contacts(_need(c), p),
+        "upload.getUploadedParts": lambda c, p: s.media.uploaded_parts(_need(c), p),
+        "messages.sendMedia": lambda c, p: s.media.send(_need(c), p),
+        "messages.getMediaUrl": lambda c, p: s.media.signed_url(_need(c), p),
     }
     missing = set(m.METHODS) ^ set(handlers)
     if missing:  # the table and the handlers must match exactly

@@ -18,7 +18,7 @@ from chapar.services.auth import AuthContext, AuthService
 JSON = "application/json"
 
 
-def _error(e: ChaparError) -> web.Response:
+def error_response(e: ChaparError) -> web.Response:
     headers = {}
     body = error_body(e)
     if body.retry_after is not None:
@@ -26,7 +26,7 @@ def _error(e: ChaparError) -> web.Response:
     return web.Response(body=encode_error(body), status=e.code, content_type=JSON, headers=headers)
 
 
-def _bearer(request: web.Request) -> str | None:
+def bearer_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization")
     if header is None:
         return None
@@ -36,7 +36,7 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip()
 
 
-def _ip(request: web.Request) -> str:
+def client_ip(request: web.Request) -> str:
     return request.remote or ""
 
 
@@ -103,13 +103,15 @@ class Routes:
                 raise PayloadTooLarge(
                     "BODY_TOO_LARGE", f"a body holds at most {self.s.max_body_bytes} bytes"
                 ) from e
-            token = _bearer(request)
+            token = bearer_token(request)
             auth = None
             if token is not None or self.dispatcher.requires_auth(method):
                 auth = await self._authenticate(token)
         except ChaparError as e:
-            return _error(e)
-        status, answer = await self.dispatcher.call(method, body, Call(auth=auth, ip=_ip(request)))
+            return error_response(e)
+        status, answer = await self.dispatcher.call(
+            method, body, Call(auth=auth, ip=client_ip(request))
+        )
         headers = {}
         if status == 429:  # a service's FloodWait: mirror retry_after in the HTTP header
             err = decode_frame(answer).error
@@ -119,10 +121,10 @@ class Routes:
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         try:
-            token = _bearer(request) or request.query.get("token") or None
+            token = bearer_token(request) or request.query.get("token") or None
             auth = await self._authenticate(token)
         except ChaparError as e:
-            return _error(e)
+            return error_response(e)
         # aiohttp's own limit closes the socket; ours (smaller) answers with an error frame.
         ws = web.WebSocketResponse(
             heartbeat=30, compress=False, max_msg_size=self.s.max_frame_bytes * 4, decode_text=False
@@ -134,7 +136,7 @@ class Routes:
             self.bus,
             self.auth,
             self.registry,
-            _ip(request),
+            client_ip(request),
             self.s.max_frame_bytes,
             self.s.ws_send_queue,
         )
@@ -158,4 +160,4 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
         err = ChaparError(kind, e.reason)
         err.code = e.status
-        return _error(err)
+        return error_response(err)

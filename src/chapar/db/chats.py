@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from chapar.db.messages import media_wire
 from chapar.domain.persian import normalize
 from chapar.domain.rights import Member
 from chapar.errors import BadRequest
@@ -289,7 +290,8 @@ def post_pts(tx: Tx, chat_id: int, msg_id: int) -> int | None:
 
 
 MSG_COLS = (
-    "chat_id, id, from_id, text, date, edit_date, reply_to_id, fwd_from, action, post_author, views"
+    "chat_id, id, from_id, text, date, edit_date, reply_to_id, fwd_from, action, post_author, views,"
+    " media"
 )
 
 
@@ -306,6 +308,7 @@ class ChatMessageRow:
     action: str | None
     post_author: str | None
     views: int
+    media: str | None = None  # JSON of Media, without URLs
 
     def to_wire(
         self,
@@ -327,19 +330,22 @@ class ChatMessageRow:
             post_author=self.post_author,
             views=self.views if broadcast else None,
             reactions=reactions or None,
+            media=media_wire(self.media, f"/api/media/c/{self.chat_id}/{self.id}"),
         )
 
 
 def _msg(r: Row) -> ChatMessageRow:
     return ChatMessageRow(
-        int(r[0]), int(r[1]), int(r[2]), r[3], int(r[4]), r[5], r[6], r[7], r[8], r[9], int(r[10])
-    )
+        int(r[0]), int(r[1]), int(r[2]), r[3], int(r[4]), r[5], r[6], r[7], r[8], r[9], int(r[10]),
+        r[11],
+    )  # fmt: skip
 
 
 def insert_message(tx: Tx, m: ChatMessageRow, random_id: int | None) -> None:
     tx.execute(
         "INSERT INTO chat_messages (chat_id, id, from_id, text, date, edit_date, reply_to_id,"
-        " random_id, fwd_from, action, post_author, views) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " random_id, fwd_from, action, post_author, views, media)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             m.chat_id,
             m.id,
@@ -353,6 +359,7 @@ def insert_message(tx: Tx, m: ChatMessageRow, random_id: int | None) -> None:
             m.action,
             m.post_author,
             m.views,
+            m.media,
         ),
     )
 

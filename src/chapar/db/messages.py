@@ -9,13 +9,25 @@ import msgspec
 
 from chapar.errors import BadRequest
 from chapar.ports.store import Row, Tx
-from chapar.protocol.types import FwdFrom, Message, Peer
+from chapar.protocol.types import FwdFrom, Media, Message, Peer
 
 COLS = (
     "owner_id, id, peer_id, from_id, out, text, date, edit_date, reply_to_id, peer_msg_id, pts,"
-    " fwd_from"
+    " fwd_from, media"
 )
 _fwd = msgspec.json.Decoder(FwdFrom)
+_media = msgspec.json.Decoder(Media)
+
+
+def media_wire(media_json: str | None, base_url: str) -> Media | None:
+    """The stored media with the viewer's download URLs filled in."""
+    if not media_json:
+        return None
+    m = _media.decode(media_json)
+    m.url = base_url
+    for t in m.thumbs:
+        t.url = f"{base_url}?thumb={t.type}"
+    return m
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class MessageRow:
     peer_msg_id: int | None
     pts: int
     fwd_from: str | None = None  # JSON of FwdFrom
+    media: str | None = None  # JSON of Media, without URLs
 
     def to_wire(self) -> Message:
         return Message(
@@ -44,6 +57,7 @@ class MessageRow:
             edit_date=self.edit_date,
             reply_to=self.reply_to_id,
             fwd_from=_fwd.decode(self.fwd_from) if self.fwd_from else None,
+            media=media_wire(self.media, f"/api/media/p/{self.id}"),
         )
 
 
@@ -61,6 +75,7 @@ def _row(r: Row) -> MessageRow:
         r[9],
         int(r[10]),
         r[11],
+        r[12],
     )
 
 
@@ -113,8 +128,8 @@ def allocate(tx: Tx, user_id: int) -> tuple[int, int]:
 def insert(tx: Tx, m: MessageRow, random_id: int | None) -> None:
     tx.execute(
         "INSERT INTO messages (owner_id, id, peer_id, from_id, out, text, date, edit_date,"
-        " reply_to_id, random_id, peer_msg_id, pts, fwd_from)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " reply_to_id, random_id, peer_msg_id, pts, fwd_from, media)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             m.owner_id,
             m.id,
@@ -129,6 +144,7 @@ def insert(tx: Tx, m: MessageRow, random_id: int | None) -> None:
             m.peer_msg_id,
             m.pts,
             m.fwd_from,
+            m.media,
         ),
     )
 

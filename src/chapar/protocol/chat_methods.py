@@ -12,6 +12,7 @@ from chapar.protocol.types import (
     Chat,
     Id,
     Int64,
+    MediaKind,
     Message,
     Peer,
     Reaction,
@@ -211,3 +212,44 @@ class SearchContacts(Params):
 class FoundPeers(msgspec.Struct):
     users: list[User]
     chats: list[Chat]
+
+
+class GetUploadedParts(Params):
+    file_id: Int64
+
+
+class UploadedParts(msgspec.Struct):
+    parts: list[int]
+    total_parts: int | None
+
+
+class InputFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An upload finished part by part (PUT /api/files/<id>/parts/<n>)."""
+
+    id: Int64
+    parts: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    name: Annotated[str, msgspec.Meta(max_length=255)] = ""
+    mime_type: Annotated[str, msgspec.Meta(min_length=3, max_length=128)]
+
+
+class SendMedia(Params):
+    peer: Peer
+    random_id: Int64
+    file: InputFile
+    caption: str = ""
+    # Default: photo for image/jpeg|png|webp, video for video/*, voice for audio/ogg,
+    # otherwise document.
+    type: MediaKind | None = None
+    duration: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
+    reply_to: Id | None = None
+
+
+class GetMediaUrl(Params):
+    peer: Peer
+    msg_id: Id
+    thumb: Literal["s", "m", "x"] | None = None
+
+
+class MediaUrl(msgspec.Struct):
+    url: str
+    expires: int

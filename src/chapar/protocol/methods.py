@@ -301,6 +301,9 @@ def _chat_specs() -> list[MethodSpec]:
         _spec("messages.forwardMessages", c.ForwardMessages, c.ForwardedMessages, "Forward."),
         _spec("messages.search", c.SearchMessages, c.FoundMessages, "Search messages."),
         _spec("contacts.search", c.SearchContacts, c.FoundPeers, "Find people and chats."),
+        _spec("upload.getUploadedParts", c.GetUploadedParts, c.UploadedParts, "Resume an upload."),
+        _spec("messages.sendMedia", c.SendMedia, SentMessage, "Send an uploaded file."),
+        _spec("messages.getMediaUrl", c.GetMediaUrl, c.MediaUrl, "A short-lived download link."),
     ]
 
 

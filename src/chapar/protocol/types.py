@@ -60,6 +60,34 @@ class MessageAction(msgspec.Struct, omit_defaults=True):
     msg_id: int | None = None
 
 
+MediaKind = Literal["photo", "document", "voice", "video", "sticker"]
+
+
+class PhotoSize(msgspec.Struct, omit_defaults=True):
+    """A thumbnail: s (90 px), m (320 px) or x (800 px) on the longer side."""
+
+    type: Literal["s", "m", "x"]
+    file_id: int
+    w: int
+    h: int
+    size: int
+    url: str = ""
+
+
+class Media(msgspec.Struct, omit_defaults=True, kw_only=True):
+    type: MediaKind
+    file_id: int
+    size: int
+    mime_type: str
+    name: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: int | None = None
+    thumbs: list[PhotoSize] = []
+    # Where the viewer downloads it (GET with the bearer token, or ask for a signed URL).
+    url: str = ""
+
+
 class Message(msgspec.Struct, omit_defaults=True, kw_only=True):
     id: int
     peer: Peer
@@ -76,6 +104,7 @@ class Message(msgspec.Struct, omit_defaults=True, kw_only=True):
     post_author: str | None = None
     views: int | None = None
     reactions: list[Reaction] | None = None
+    media: Media | None = None
 
 
 class AdminRights(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):

@@ -58,6 +58,7 @@ class ChatMessagesService:
         fwd_from: FwdFrom | None,
         now: int,
         pushes: log.Pushes,
+        media: str | None = None,
     ) -> m.SentMessage:
         """Write one post (inside the caller's transaction)."""
         first = db.message_by_random_id(tx, chat_id, me, random_id)
@@ -91,6 +92,7 @@ class ChatMessagesService:
             None,
             author,
             0,
+            media,
         )
         db.insert_message(tx, row, random_id)
         search.index(tx, [f"c{chat_id}"], search.chat_doc(chat_id, msg_id), text)

@@ -56,6 +56,7 @@ def post_private(
     fwd_from: FwdFrom | None,
     now: int,
     pushes: log.Pushes,
+    media: str | None = None,
 ) -> m.SentMessage:
     """Write a private message: a copy in each side's box and each side's log."""
     first = db.by_random_id(tx, me, random_id)
@@ -73,12 +74,14 @@ def post_private(
     if peer != me:  # Saved Messages (a chat with oneself) keep one copy
         r_pts, r_id = db.allocate(tx, peer)
         theirs = db.MessageRow(
-            peer, r_id, me, me, False, body, now, None, peer_reply, s_id, r_pts, fwd
+            peer, r_id, me, me, False, body, now, None, peer_reply, s_id, r_pts, fwd, media
         )
         db.insert(tx, theirs, None)
         db.bump_dialog(tx, peer, me, r_id, now, 1)
         log.append(tx, peer, r_pts, UpdateNewMessage(theirs.to_wire(), r_pts), pushes)
-    mine = db.MessageRow(me, s_id, peer, me, True, body, now, None, reply_to, r_id, s_pts, fwd)
+    mine = db.MessageRow(
+        me, s_id, peer, me, True, body, now, None, reply_to, r_id, s_pts, fwd, media
+    )
     db.insert(tx, mine, random_id)
     search.index(tx, [f"u{me}", f"u{peer}"], search.private_doc(me, s_id), body)
     db.bump_dialog(tx, me, peer, s_id, now, 0)
@@ -272,14 +275,16 @@ class MessagesService:
         def fn(tx: Tx, pushes: log.Pushes, moves: Moves) -> cm.ForwardedMessages:
             origins = self._origins(tx, me, src, p.id, now)
             sent: list[Message] = []
-            for (text, origin), rid in zip(origins, p.random_id, strict=True):
+            for (text, origin, media), rid in zip(origins, p.random_id, strict=True):
                 if dst.chat_id is not None and dst.user_id is None:
-                    r = self.chat.post(tx, me, dst.chat_id, text, rid, None, origin, now, pushes)
+                    r = self.chat.post(
+                        tx, me, dst.chat_id, text, rid, None, origin, now, pushes, media
+                    )
                 else:
                     peer = peer_user_id(dst)
                     if not users_db.exists(tx, peer):
                         raise BadRequest("PEER_ID_INVALID", "no such user")
-                    r = post_private(tx, me, peer, text, rid, None, origin, now, pushes)
+                    r = post_private(tx, me, peer, text, rid, None, origin, now, pushes, media)
                 sent.append(r.message)
             return cm.ForwardedMessages(messages=sent)
 
@@ -287,8 +292,9 @@ class MessagesService:
 
     def _origins(
         self, tx: Tx, me: int, src: Peer, ids: list[int], now: int
-    ) -> list[tuple[str, FwdFrom]]:
-        found: dict[int, tuple[str, FwdFrom]] = {}
+    ) -> list[tuple[str, FwdFrom, str | None]]:
+        """(text, origin, media) of each message; the media's file is reused, not copied."""
+        found: dict[int, tuple[str, FwdFrom, str | None]] = {}
         if src.chat_id is not None and src.user_id is None:
             chat, _ = load_visible(tx, src.chat_id, me, now)
             for r in chats_db.get_messages(tx, chat.id, ids):
@@ -304,13 +310,14 @@ class MessagesService:
                         chat_id=chat.id if chat.broadcast else None,
                         msg_id=r.id if chat.broadcast else None,
                     ),
+                    r.media,
                 )
         else:
             peer = peer_user_id(src)
             for pr in db.get_many(tx, me, ids):
                 if pr.peer_id == peer:
                     origin = pr.to_wire().fwd_from or FwdFrom(date=pr.date, from_id=pr.from_id)
-                    found[pr.id] = (pr.text, origin)
+                    found[pr.id] = (pr.text, origin, pr.media)
         if len(found) != len(set(ids)):
             raise BadRequest("MESSAGE_ID_INVALID", "some of these messages do not exist here")
         return [found[i] for i in ids]

@@ -24,9 +24,11 @@ function show(options = {}) {
 /** "Connecting…" while the socket is down, shown only if that lasts (no flicker). */
 function updateBanner() {
   const status = client.status;
-  const text = { offline: t('waitingNetwork'), connecting: t('connecting'), updating: t('updating') }[
-    status
-  ];
+  const text = {
+    offline: t('waitingNetwork'),
+    connecting: t('connecting'),
+    updating: t('updating'),
+  }[status];
   clearTimeout(bannerTimer);
   if (!text) {
     banner.hidden = true;

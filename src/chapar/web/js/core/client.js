@@ -40,7 +40,7 @@ export class Client extends EventTarget {
     this.resetState();
     this.conn.addEventListener('status', () => this.emit('status'));
     this.conn.addEventListener('open', () => this.onOpen());
-    this.conn.addEventListener('push', (e) => this.seq.feed(e.detail.updates));
+    this.conn.addEventListener('push', (e) => this.onPush(e.detail.updates));
     this.conn.addEventListener('unauthorized', () => this.forget());
     this.conn.addEventListener('state', (e) => {
       if (this.seq.pts !== null && e.detail.pts > this.seq.pts) this.seq.catchUp();
@@ -178,6 +178,16 @@ export class Client extends EventTarget {
   }
 
   // -- connection and sync --------------------------------------------------------------
+  /**
+   * An update with a top-level chat_id and a pts belongs to that group's or channel's own
+   * log, not to the user's (docs/api.md): it must not move the user's pts. This client has
+   * no group or channel screens yet, so those updates are left for them; the user's log
+   * (everything else) goes through the Sequencer.
+   */
+  onPush(updates) {
+    this.seq.feed(updates.filter((u) => !(u.chat_id != null && typeof u.pts === 'number')));
+  }
+
   async onOpen() {
     if (!this.token) return;
     if (!this.ready) {
@@ -210,8 +220,11 @@ export class Client extends EventTarget {
       return;
     }
     this.addUsers(res.users);
-    for (const m of res.messages) this.addMessage(m, false);
-    for (const d of res.dialogs) this.dialogs.set(peerKeyOf(d.peer), { ...d });
+    for (const m of res.messages) if (m.peer.user_id != null) this.addMessage(m, false);
+    // Groups and channels are listed once their screens exist (docs/web-client.md).
+    for (const d of res.dialogs) {
+      if (d.peer.user_id != null) this.dialogs.set(peerKeyOf(d.peer), { ...d });
+    }
     this.ready = true;
     this.seq.start(res.state.pts);
     this.emit('dialogs');
@@ -349,6 +362,7 @@ export class Client extends EventTarget {
 
   // -- updates --------------------------------------------------------------------------
   applyUpdate(u) {
+    if (u.message && u.message.peer?.user_id == null) return; // a group's: no screen yet
     switch (u.type) {
       case 'updateNewMessage': {
         const m = u.message;

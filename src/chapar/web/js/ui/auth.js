@@ -115,10 +115,11 @@ export class AuthScreen {
       flow.error = errorText(e);
     } finally {
       if (this.client.signedIn) {
-        flow.step = 'phone';
-        flow.code = '';
-        flow.error = '';
-      } else this.render();
+        // Signed in: this screen is gone; the next sign-in (after a log-out) starts afresh.
+        Object.assign(flow, { step: 'phone', code: '', error: '', first: '', last: '' });
+      } else {
+        this.render();
+      }
     }
   }
 

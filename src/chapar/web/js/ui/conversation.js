@@ -238,7 +238,8 @@ export class Conversation {
       el.firstChild.textContent = it.label;
       return;
     }
-    el.className = `msg ${it.out ? 'out' : 'in'}${it.first ? ' first' : ''}${it.last ? ' last' : ''}`;
+    const cls = ['msg', it.out ? 'out' : 'in', it.first && 'first', it.last && 'last'];
+    el.className = cls.filter(Boolean).join(' ');
     if (it.id) el.dataset.id = it.id;
     if (it.rid) el.dataset.rid = it.rid;
     const meta = () =>
@@ -273,7 +274,13 @@ export class Conversation {
         ),
       // The text and its time share one box whose direction follows the text (dir=auto),
       // so the time sits at the end of the text's last line in either script.
-      h('div', { class: 'text', dir: 'auto' }, h('span', { class: 'body', text: it.text }), ghost, meta()),
+      h(
+        'div',
+        { class: 'text', dir: 'auto' },
+        h('span', { class: 'body', text: it.text }),
+        ghost,
+        meta(),
+      ),
     );
     const children = [bubble];
     if (it.state === 'failed') {
@@ -334,7 +341,10 @@ export class Conversation {
     else if (e.key === 'ArrowDown') next = i < 0 ? msgs.at(-1) : msgs[i + 1];
     else if (e.key === 'End') next = msgs.at(-1);
     else if (e.key === 'Home') next = msgs[0];
-    else if (current && (e.key === 'Enter' || e.key === 'ContextMenu' || (e.shiftKey && e.key === 'F10'))) {
+    else if (
+      current &&
+      (e.key === 'Enter' || e.key === 'ContextMenu' || (e.shiftKey && e.key === 'F10'))
+    ) {
       const r = current.querySelector('.bubble').getBoundingClientRect();
       this.showMenu(current, r.left + 16, r.bottom - 8);
     } else if (e.key === 'Escape') {
