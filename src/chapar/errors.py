@@ -5,6 +5,8 @@
     ├── Unauthorized      401    no, invalid, expired or revoked credentials
     ├── Forbidden         403    authenticated, but not allowed
     ├── NotFound          404    unknown method or object
+    ├── Conflict          409    a concurrent write won a uniqueness race; retry (the
+    │                            services retry once by themselves)
     ├── PayloadTooLarge   413    body or frame above the configured limit
     ├── FloodWait         429    a limit was hit; carries retry_after seconds
     └── Unavailable       503    a dependency (the store) cannot be reached; retry later
@@ -43,6 +45,11 @@ class Forbidden(ChaparError):
 class NotFound(ChaparError):
     code = 404
     default_type = "NOT_FOUND"
+
+
+class Conflict(ChaparError):
+    code = 409
+    default_type = "CONFLICT"
 
 
 class PayloadTooLarge(ChaparError):

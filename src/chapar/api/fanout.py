@@ -13,9 +13,8 @@ from typing import Protocol
 import structlog
 
 from chapar.db import chats as chats_db
-from chapar.ports.bus import EventBus, Subscription, chat_topic
+from chapar.ports.bus import MEMBERSHIP_TOPIC, EventBus, Subscription, chat_topic
 from chapar.ports.store import Store
-from chapar.services.chats import MEMBERSHIP_TOPIC
 
 log = structlog.get_logger(__name__)
 

@@ -115,7 +115,8 @@ class Client:
         self._sync_task: asyncio.Task[None] | None = None
         self._chores: set[asyncio.Task[Any]] = set()
         self._pts_waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._closed = False
+        self._closed = False  # no new calls, no reconnects
+        self._cleaned_up = False  # tasks, socket and owned session released
         self._fatal: BaseException | None = None
         self.connections = 0  # sockets opened so far: 1 + reconnects
         self.last_close_code: int | None = None
@@ -123,9 +124,10 @@ class Client:
     # -- lifecycle ------------------------------------------------------------------
     async def connect(self) -> None:
         """Open the socket and finish the first sync (within ``connect_timeout``); drops
-        after that are handled inside."""
+        after that are handled inside. On failure the client is closed, so that nothing
+        keeps reconnecting behind an exception the caller has already seen."""
         if self._closed:
-            raise ClientClosed("the client was closed")
+            raise ClientClosed("the client was closed") from self._fatal
         if self._runner is None:
             if self._session is None:
                 self._session = aiohttp.ClientSession()
@@ -133,16 +135,18 @@ class Client:
         try:
             await asyncio.wait_for(self._ready.wait(), self._connect_timeout)
         except TimeoutError:
+            await self.close()
             limit = self._connect_timeout
             raise TransportError(f"not connected and synced within {limit} s") from None
         if self._fatal is not None:
+            await self.close()
             raise ClientClosed("the client stopped") from self._fatal
 
     async def close(self) -> None:
         """Stop reconnecting, fail waiting calls with ClientClosed, end :meth:`updates`."""
-        if self._closed:
+        if self._cleaned_up:
             return
-        self._closed = True
+        self._cleaned_up = self._closed = True
         tasks = [t for t in (self._runner, self._sync_task, *self._chores) if t is not None]
         for t in tasks:
             t.cancel()
@@ -189,6 +193,8 @@ class Client:
     async def _request(self, method: str, params: Mapping[str, Any], limit: float) -> msgspec.Raw:
         if self._closed:
             raise ClientClosed("the client is closed") from self._fatal
+        if self._runner is None:
+            raise TransportError("call connect() first")
         id_ = self._rpc.request(method, params)
         fut: asyncio.Future[msgspec.Raw] = asyncio.get_running_loop().create_future()
         self._futures[id_] = fut
@@ -272,6 +278,13 @@ class Client:
 
     # -- the connection -------------------------------------------------------------
     async def _run(self) -> None:
+        try:
+            await self._reconnect_forever()
+        except Exception as e:  # a bug here: stop visibly rather than leave callers hanging
+            log.exception("connection task failed")
+            self._shut_down(e)
+
+    async def _reconnect_forever(self) -> None:
         failures = 0
         while not self._closed:
             assert self._session is not None
@@ -374,38 +387,36 @@ class Client:
     async def _sync(self, fetch: FetchDifference | None) -> None:
         """Fetch the difference until the log is caught up and the buffer drained."""
         ws = self._ws
+        fatal: BaseException | None = None
         try:
             if fetch is None:
                 fetch = self._seq.begin_sync((await self.get_state()).pts)
             while fetch is not None:
-                diff = await self.get_difference(
-                    fetch.pts, long_poll=GAP_LONG_POLL if fetch.wait else 0
-                )
-                pushed = self._seq.difference(diff.updates, diff.state.pts, diff.slice)
-                self._deliver(pushed.deliver)
-                fetch = pushed.fetch
-            self._sync_task = None
+                wait = GAP_LONG_POLL if fetch.wait else 0
+                diff = await self.get_difference(fetch.pts, long_poll=wait)
+                step = self._seq.difference(diff.updates, diff.state.pts, diff.slice)
+                self._deliver(step.deliver)
+                fetch = step.fetch
             self._ready.set()
-        except ClientError as e:
-            if e.code == 401:
-                self._shut_down(e)
-            elif e.type == "PERSISTENT_TIMESTAMP_INVALID":
-                # Our pts is ahead of the server's log: it lost data or this is another
-                # account. Guessing would hide that, so stop and let the application decide.
-                self._shut_down(e)
+        except (ClientError, TransportError, TimeoutError) as e:
+            # 401: signed out. PERSISTENT_TIMESTAMP_INVALID: our pts is ahead of the log, so
+            # the server lost data or this is another account; guessing would hide that.
+            if isinstance(e, ClientError) and (
+                e.code == 401 or e.type == "PERSISTENT_TIMESTAMP_INVALID"
+            ):
+                fatal = e
             else:
-                log.warning("sync failed (%s); reconnecting", e)
+                log.warning("sync failed (%r); reconnecting", e)
                 if ws is not None:
                     self._chore(ws.close())
-        except (TransportError, TimeoutError) as e:
-            log.warning("sync interrupted (%r); reconnecting", e)
-            if ws is not None:
-                self._chore(ws.close())
-        except asyncio.CancelledError:
-            raise
         except Exception as e:  # a bug here: stop visibly rather than sit stuck or loop
             log.exception("sync failed")
-            self._shut_down(e)
+            fatal = e
+        finally:
+            if self._sync_task is asyncio.current_task():
+                self._sync_task = None
+        if fatal is not None:
+            self._shut_down(fatal)
 
     async def _poll(self) -> None:
         """Pushes are hints: one lost on the way (a node failing over, say) would leave

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chapar.ports.sms_provider import Kind
 from chapar.ports.store import Row, Tx
 
 ACTIVE = ("queued", "sent")
@@ -17,14 +18,14 @@ FINAL = ("delivered", "failed", "expired")
 
 _COLUMNS = (
     "id, kind, phone, body, code, state, created_at, expires_at, attempts, rounds, tried,"
-    " provider, accepted_at"
+    " provider, accepted_at, error"
 )
 
 
 @dataclass
 class OutboxRow:
     id: int
-    kind: str
+    kind: Kind
     phone: str
     body: str
     code: str
@@ -36,13 +37,14 @@ class OutboxRow:
     tried: list[str]
     provider: str | None
     accepted_at: int | None
+    last_error: str = ""
 
 
 def _row(r: Row) -> OutboxRow:
     tried = str(r[10])
     return OutboxRow(
         id=int(r[0]),
-        kind=str(r[1]),
+        kind="call" if r[1] == "call" else "sms",
         phone=str(r[2]),
         body=str(r[3]),
         code=str(r[4]),
@@ -54,12 +56,11 @@ def _row(r: Row) -> OutboxRow:
         tried=tried.split(",") if tried else [],
         provider=None if r[11] is None else str(r[11]),
         accepted_at=None if r[12] is None else int(r[12]),
+        last_error=str(r[13]),
     )
 
 
-def enqueue(
-    tx: Tx, kind: str, phone: str, body: str, code: str, now: int, expires_at: int
-) -> int:
+def enqueue(tx: Tx, kind: str, phone: str, body: str, code: str, now: int, expires_at: int) -> int:
     row = tx.fetchone("UPDATE counters SET value = value + 1 WHERE name = 'sms_id' RETURNING value")
     assert row is not None
     mid = int(row[0])
@@ -165,8 +166,10 @@ def record_failure(
 @dataclass(frozen=True)
 class AcceptResult:
     held: bool
-    # A report that had arrived before this attempt was recorded, now applied.
+    # A report that had arrived before this attempt was recorded, now applied, and what it
+    # did (see ``_apply``).
     early_status: str | None = None
+    early_effect: str = ""
 
 
 def record_accepted(
@@ -192,7 +195,7 @@ def record_accepted(
         " lease_until = NULL, error = '' WHERE id = ?",
         (m.attempts, ",".join(m.tried), provider, now, report_due, m.id),
     )
-    early = None
+    early, effect = None, ""
     if provider_id:
         row = tx.fetchone(
             "SELECT status, error FROM sms_early_reports WHERE provider = ? AND provider_id = ?",
@@ -204,8 +207,8 @@ def record_accepted(
                 (provider, provider_id),
             )
             early = str(row[0])
-            _apply(tx, m.id, m.attempts, early, str(row[1]), now)
-    return AcceptResult(held=True, early_status=early)
+            effect = _apply(tx, m.id, m.attempts, early, str(row[1]), now)
+    return AcceptResult(held=True, early_status=early, early_effect=effect)
 
 
 def requeue(tx: Tx, m: OutboxRow, owner: str, due_at: int, error: str) -> bool:
@@ -240,13 +243,14 @@ def _finish(tx: Tx, message_id: int, state: str, error: str, now: int) -> None:
 @dataclass(frozen=True)
 class ReportResult:
     """What a delivery report did. ``message_id`` is None when no attempt matched (the
-    report was kept for when it does); ``requeued`` when the message will be sent again."""
+    report was kept for when it does); ``effect`` is "finished" when it delivered the
+    message, "requeued" when the message will be sent again, "" otherwise."""
 
     message_id: int | None
     applied: bool = False
     kind: str = "sms"
     created_at: int = 0
-    requeued: bool = False
+    effect: str = ""
 
 
 def apply_report(
@@ -270,12 +274,13 @@ def apply_report(
     kind, created = (str(msg[0]), int(msg[1])) if msg else ("sms", 0)
     if status == "pending" or outcome in ("delivered", "undelivered"):
         return ReportResult(message_id, applied=False, kind=kind, created_at=created)
-    requeued = _apply(tx, message_id, n, status, error, now)
-    return ReportResult(message_id, applied=True, kind=kind, created_at=created, requeued=requeued)
+    effect = _apply(tx, message_id, n, status, error, now)
+    return ReportResult(message_id, applied=True, kind=kind, created_at=created, effect=effect)
 
 
-def _apply(tx: Tx, message_id: int, n: int, status: str, error: str, now: int) -> bool:
-    """Record a final report on attempt ``n``; return whether the message was requeued."""
+def _apply(tx: Tx, message_id: int, n: int, status: str, error: str, now: int) -> str:
+    """Record a final report on attempt ``n``; return "finished" if that delivered the
+    message, "requeued" if it goes to the next provider, else ""."""
     outcome = "delivered" if status == "delivered" else "undelivered"
     tx.execute(
         "UPDATE sms_attempts SET outcome = ?, error = ?, finished_at = ?"
@@ -287,7 +292,7 @@ def _apply(tx: Tx, message_id: int, n: int, status: str, error: str, now: int) -
         (message_id,),
     )
     if msg is None:
-        return False
+        return ""
     state, current, tried, provider, expires = (
         str(msg[0]),
         int(msg[1]),
@@ -297,20 +302,29 @@ def _apply(tx: Tx, message_id: int, n: int, status: str, error: str, now: int) -
     )
     if status == "delivered":
         # Even late, or from an earlier provider: the user has the message.
-        if state != "delivered":
-            _finish(tx, message_id, "delivered", "", now)
-        return False
+        if state == "delivered":
+            return ""
+        _finish(tx, message_id, "delivered", "", now)
+        return "finished"
     if state == "sent" and current == n and now < expires:
         names = [t for t in tried.split(",") if t]
         if provider not in names:
             names.append(provider)
         tx.execute(
-            "UPDATE sms_outbox SET state = 'queued', due_at = ?, tried = ?, error = ?"
-            " WHERE id = ?",
+            "UPDATE sms_outbox SET state = 'queued', due_at = ?, tried = ?, error = ? WHERE id = ?",
             (now, ",".join(names), f"undelivered: {error}"[:500], message_id),
         )
-        return True
-    return False
+        return "requeued"
+    return ""
+
+
+def release(tx: Tx, owner: str) -> int:
+    """Give up every claim of ``owner`` (a node stopping), so another node or the next
+    start sends those messages without waiting for the leases to run out."""
+    return tx.execute(
+        "UPDATE sms_outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+        (owner,),
+    )
 
 
 def purge(tx: Tx, now: int, keep_ms: int) -> int:

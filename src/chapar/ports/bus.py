@@ -14,6 +14,8 @@ from typing import Protocol
 Handler = Callable[[str, bytes], None]
 
 SESSIONS_TOPIC = "sessions"
+# "<user_id> <chat_id> <1|0>": a user joined or left a chat; nodes re-point live fan-out.
+MEMBERSHIP_TOPIC = "membership"
 
 
 def user_topic(user_id: int) -> str:

@@ -31,8 +31,8 @@ from chapar.protocol.types import (
     UpdateReadChannelInbox,
 )
 from chapar.services.auth import AuthContext
-from chapar.services.chats import ChatsService, Moves, load_member, load_visible, post_service
-from chapar.services.deps import Deps
+from chapar.services.chats import ChatsService, load_member, load_visible, post_service
+from chapar.services.deps import Deps, Moves
 
 
 def with_reactions(

@@ -31,13 +31,10 @@ from chapar.protocol.types import (
     UpdateNewChannelMessage,
 )
 from chapar.services.auth import AuthContext
-from chapar.services.deps import Deps
+from chapar.services.deps import Deps, Moves
 
 T = TypeVar("T")
-MEMBERSHIP_TOPIC = "membership"
 MAX_GROUP_MEMBERS = 200_000
-# (user_id, chat_id, is_member_now): re-points live fan-out after commit
-Moves = list[tuple[int, int, bool]]
 Role = Literal["creator", "admin", "member", "banned"]
 _ROLES: dict[str | None, Role] = {
     "creator": "creator",
@@ -138,15 +135,7 @@ class ChatsService:
         self.d = deps
 
     async def write(self, fn: Callable[[Tx, log.Pushes, Moves], T]) -> T:
-        """Run fn in a transaction, then re-point live fan-out and push what it logged."""
-        pushes: log.Pushes = []
-        moves: Moves = []
-        result = await self.d.store.write(lambda tx: fn(tx, pushes, moves))
-        for user_id, chat_id, joined in moves:
-            payload = f"{user_id} {chat_id} {int(joined)}".encode()
-            await self.d.bus.publish(MEMBERSHIP_TOPIC, payload)
-        await self.d.push(pushes)
-        return result
+        return await self.d.transact(fn)
 
     # -- creation and membership ---------------------------------------------------------
     async def create(self, ctx: AuthContext, p: cm.CreateChannel) -> cm.ChatResult:

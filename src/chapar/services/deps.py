@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from chapar.config import Settings
 from chapar.db.log import Pushes
-from chapar.ports.bus import SESSIONS_TOPIC, EventBus, chat_topic, user_topic
+from chapar.errors import Conflict
+from chapar.ports.bus import MEMBERSHIP_TOPIC, SESSIONS_TOPIC, EventBus, chat_topic, user_topic
 from chapar.ports.clock import Clock, Random
 from chapar.ports.sms import SmsGateway
-from chapar.ports.store import Store
+from chapar.ports.store import Store, Tx
 
-__all__ = ["SESSIONS_TOPIC", "Deps", "chat_topic", "push_frame", "user_topic"]
+__all__ = ["SESSIONS_TOPIC", "Deps", "Moves", "chat_topic", "push_frame", "user_topic"]
+
+T = TypeVar("T")
+# (user_id, chat_id, is_member_now): re-points live fan-out after commit
+Moves = list[tuple[int, int, bool]]
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,26 @@ class Deps:
     def now(self) -> int:
         return int(self.clock.now())
 
+    async def transact(self, fn: Callable[[Tx, Pushes, Moves], T]) -> T:
+        """Run fn in a write transaction, then announce membership moves and push what it
+        logged. A uniqueness race with another node (two sends of one random_id at once)
+        is retried once: the second run finds the first result."""
+        for attempt in (1, 2):
+            pushes: Pushes = []
+            moves: Moves = []
+            try:
+                result = await self.store.write(functools.partial(_call, fn, pushes, moves))
+            except Conflict:
+                if attempt == 2:
+                    raise
+                continue
+            for user_id, chat_id, joined in moves:
+                payload = f"{user_id} {chat_id} {int(joined)}".encode()
+                await self.bus.publish(MEMBERSHIP_TOPIC, payload)
+            await self.push(pushes)
+            return result
+        raise AssertionError("unreachable")
+
     async def push(self, pushes: Pushes) -> None:
         """Publish the updates a committed write produced, one frame per topic, in order."""
         by_topic: dict[str, list[bytes]] = {}
@@ -33,6 +61,10 @@ class Deps:
             by_topic.setdefault(topic, []).append(data)
         for topic, datas in by_topic.items():
             await self.bus.publish(topic, push_frame(datas))
+
+
+def _call(fn: Callable[[Tx, Pushes, Moves], T], pushes: Pushes, moves: Moves, tx: Tx) -> T:
+    return fn(tx, pushes, moves)
 
 
 def push_frame(encoded_updates: list[bytes]) -> bytes:

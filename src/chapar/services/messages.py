@@ -30,8 +30,8 @@ from chapar.protocol.types import (
 )
 from chapar.services.auth import AuthContext
 from chapar.services.chat_messages import ChatMessagesService
-from chapar.services.chats import Moves, load_visible
-from chapar.services.deps import Deps, user_topic
+from chapar.services.chats import load_visible
+from chapar.services.deps import Deps, Moves, user_topic
 from chapar.services.dialogs import list_dialogs
 
 
@@ -120,14 +120,11 @@ class MessagesService:
         me, peer = ctx.user_id, peer_user_id(p.peer)
         body = texts.message_text(p.text, self.d.settings.max_message_length)
         now = self.d.now()
-        pushes: log.Pushes = []
 
-        def write(tx: Tx) -> m.SentMessage:
+        def write(tx: Tx, pushes: log.Pushes, moves: Moves) -> m.SentMessage:
             return post_private(tx, me, peer, body, p.random_id, p.reply_to, None, now, pushes)
 
-        result = await self.d.store.write(write)
-        await self.d.push(pushes)
-        return result
+        return await self.d.transact(write)
 
     async def edit(self, ctx: AuthContext, p: m.EditMessage) -> m.SentMessage:
         if p.peer.chat_id is not None and p.peer.user_id is None:

@@ -6,7 +6,7 @@ from chapar.db import log
 from chapar.db import users as db
 from chapar.domain import phone as phones
 from chapar.domain import text
-from chapar.errors import BadRequest
+from chapar.errors import BadRequest, Conflict
 from chapar.ports.store import Tx
 from chapar.protocol import methods as m
 from chapar.protocol.types import Peer, UpdateUserName, User
@@ -85,10 +85,8 @@ class UsersService:
                 "UPDATE users SET username = ?, username_key = ? WHERE id = ?",
                 (p.username, key),
             )
-        except Exception as e:  # a race with another taker: the unique index decides
-            if "UNIQUE" in str(e).upper() or "unique" in str(e):
-                raise BadRequest("USERNAME_OCCUPIED", "this username is taken") from e
-            raise
+        except Conflict as e:  # a race with another taker: the unique index decides
+            raise BadRequest("USERNAME_OCCUPIED", "this username is taken") from e
 
     async def resolve_username(self, ctx: AuthContext, p: m.ResolveUsername) -> m.ResolvedPeer:
         key = p.username.removeprefix("@").lower()

@@ -27,7 +27,7 @@ import structlog
 
 from chapar.adapters.group_commit import Job, JobQueue, Outcome, settle_threadsafe
 from chapar.db.migrate import apply_migrations
-from chapar.errors import ChaparError, Unavailable
+from chapar.errors import ChaparError, Conflict, Unavailable
 from chapar.ports.store import Params, Row
 
 T = TypeVar("T")
@@ -143,6 +143,10 @@ class PostgresStore:
                     except BaseException as e:  # the caller gets it; the batch goes on
                         cur.execute("ROLLBACK TO SAVEPOINT op")
                         cur.execute("RELEASE SAVEPOINT op")
+                        if isinstance(e, psycopg.errors.UniqueViolation):
+                            conflict = Conflict("CONFLICT", f"a concurrent change won: {e}")
+                            conflict.__cause__ = e
+                            e = conflict
                         outcomes.append((fut, None, e))
                     else:
                         cur.execute("RELEASE SAVEPOINT op")

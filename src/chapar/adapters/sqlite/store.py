@@ -26,7 +26,7 @@ import structlog
 
 from chapar.adapters.group_commit import Job, JobQueue, Outcome, settle_threadsafe
 from chapar.db.migrate import apply_migrations
-from chapar.errors import ChaparError, Unavailable
+from chapar.errors import ChaparError, Conflict, Unavailable
 from chapar.ports.store import Params, Row
 
 T = TypeVar("T")
@@ -115,7 +115,7 @@ class SqliteStore:
                 except BaseException as e:  # the caller gets it; the batch goes on
                     cur.execute("ROLLBACK TO op")
                     cur.execute("RELEASE op")
-                    outcomes.append((fut, None, e))
+                    outcomes.append((fut, None, _translate(e)))
                 else:
                     cur.execute("RELEASE op")
                     outcomes.append((fut, result, None))
@@ -176,3 +176,12 @@ class SqliteStore:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+
+
+def _translate(e: BaseException) -> BaseException:
+    """A uniqueness violation is a lost race, which the services know how to retry."""
+    if isinstance(e, sqlite3.IntegrityError) and "UNIQUE" in str(e):
+        err = Conflict("CONFLICT", f"a concurrent change won: {e}")
+        err.__cause__ = e
+        return err
+    return e
