@@ -23,6 +23,7 @@ from chapar.client import (
     Rpc,
     Sequencer,
     Step,
+    TransportError,
     UnknownUpdate,
     decode_update,
     http_call,
@@ -32,7 +33,9 @@ from chapar.client import (
 )
 from chapar.client.core import Answer, Failure, FetchDifference, Push, StrayError
 from chapar.protocol.types import Message, Peer, UpdateNewMessage, UpdateUserTyping
-from tests.server import ServerProcess, next_test_phone
+from tests.server import ServerProcess, free_port, next_test_phone
+
+FAST = Backoff(base=0.05, cap=0.3)
 
 
 def upd(pts: int) -> UpdateNewMessage:
@@ -362,7 +365,7 @@ async def test_server_restart_closes_the_socket_and_the_client_recovers(
     own_server.start()
     ta, _ = await _user(own_server, http, "A")
     tb, b = await _user(own_server, http, "B")
-    fast = Backoff(base=0.05, cap=0.3)
+    fast = FAST
     async with asyncio.timeout(60):
         ca = Client(own_server.url, ta, pts=0, session=http, backoff=fast)
         cb = Client(own_server.url, tb, pts=0, session=http, backoff=fast)
@@ -387,3 +390,13 @@ async def test_server_restart_closes_the_socket_and_the_client_recovers(
         assert cb.pts == 2 and cb.connections >= 2 and ca.connections >= 2
         await ca.close()
         await cb.close()
+
+
+async def test_connect_gives_up_within_its_limit_and_closes() -> None:
+    c = Client(f"http://127.0.0.1:{free_port()}", "token", connect_timeout=0.5, backoff=FAST)
+    with pytest.raises(TransportError):
+        await c.connect()
+    with pytest.raises(ClientClosed):
+        await c.get_state()
+    with pytest.raises(ClientClosed):
+        await c.connect()

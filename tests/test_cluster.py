@@ -50,7 +50,7 @@ async def test_users_on_different_nodes_chat_and_groups_reach_both(
 ) -> None:
     n1, n2 = two_nodes
     api1, api2 = Api(http, n1.url), Api(http, n2.url)
-    ta, a = await api1.sign_up("OnNode1")
+    ta, _a = await api1.sign_up("OnNode1")
     tb, b = await api2.sign_up("OnNode2")
     g = (await api1.ok("channels.createChannel", {"title": "Both", "broadcast": False}, ta))["chat"]
     await api1.ok(
@@ -101,7 +101,7 @@ async def test_a_resend_to_another_node_returns_the_first_result(
 ) -> None:
     n1, n2 = two_nodes
     api1, api2 = Api(http, n1.url), Api(http, n2.url)
-    ta, a = await api1.sign_up("Racer")
+    ta, _a = await api1.sign_up("Racer")
     _, b = await api1.sign_up("Target")
     for k in range(20):
         body = {"peer": {"user_id": b["id"]}, "text": f"once {k}", "random_id": 7_000 + k}

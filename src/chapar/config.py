@@ -52,6 +52,19 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code_ttl_seconds: int = 300
     code_max_attempts: int = 5
     code_resend_seconds: int = 60
+    # A number whose account is signed in somewhere gets its code there first, as a message
+    # from the Chapar account (Telegram's type "app"); auth.resendCode then sends an SMS.
+    # Off: every code goes by SMS, and no answer shows whether a number has an account.
+    code_in_app: bool = True
+    # Offer a voice call after the SMS (auth.resendCode); needs a provider that calls.
+    code_voice_calls: bool = False
+    # Number ranges that never get codes, comma-separated E.164 prefixes ("+99988,+88213").
+    blocked_phone_prefixes: str = ""
+    # Abuse limits overriding their defaults (services/limits.py), "name=amount/period, ...",
+    # e.g. "send_code_per_phone=3/1h, sms_global=50000/1h".
+    limits: str = ""
+    # console: log each email and append it to <data_dir>/mail-outbox.jsonl.
+    mail_gateway: str = "console"
     # Reserved test numbers (off by default): +99966XXXXXX numbers sign in with test_code
     # and send no SMS. Only for development and load tests.
     test_numbers: bool = False

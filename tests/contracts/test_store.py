@@ -95,7 +95,9 @@ async def test_constraint_violation_reaches_the_caller_and_changes_nothing(store
     await store.write(insert_user)
     with pytest.raises(Exception, match=r"(?i)unique"):
         await store.write(insert_user)
-    rows = await store.read(lambda tx: tx.fetchall("SELECT id FROM users"))
+    rows = await store.read(
+        lambda tx: tx.fetchall("SELECT id FROM users WHERE phone = ?", ("+989120000000",))
+    )
     assert rows == [(42,)]
 
 

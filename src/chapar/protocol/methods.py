@@ -36,11 +36,22 @@ class SendCode(Params):
     phone: Str64
 
 
+CodeType = Literal["app", "sms", "call"]
+
+
 class SentCode(msgspec.Struct):
+    """How the code went out (app: as a message to the user's signed-in devices), what
+    auth.resendCode does next (None: nothing more), and the seconds before it may."""
+
     phone_code_hash: str
-    type: Literal["sms", "app", "call"]
-    next_type: Literal["sms", "app", "call"] | None
+    type: CodeType
+    next_type: CodeType | None
     timeout: int
+
+
+class ResendCode(Params):
+    phone: Str64
+    phone_code_hash: Str256
 
 
 class SignIn(Params):
@@ -77,6 +88,73 @@ class Authorizations(msgspec.Struct):
 
 class ResetAuthorization(Params):
     id: Id
+
+
+# -- two-step verification and the account ----------------------------------------------
+Password = Annotated[str, msgspec.Meta(max_length=256)]
+Email = Annotated[str, msgspec.Meta(max_length=254)]
+
+
+class CheckPassword(Params):
+    """After auth.signIn answered SESSION_PASSWORD_NEEDED: the same code request, plus the
+    password."""
+
+    phone: Str64
+    phone_code_hash: Str256
+    password: Password
+    device: Str256 = ""
+    app: Str256 = ""
+
+
+class CodeRequest(Params):
+    """A code request whose code was already accepted (SESSION_PASSWORD_NEEDED)."""
+
+    phone: Str64
+    phone_code_hash: Str256
+
+
+class PasswordRecovery(msgspec.Struct):
+    email_pattern: str
+
+
+class RecoverPassword(Params):
+    """The code from the recovery email: turns two-step verification off and signs in."""
+
+    phone: Str64
+    phone_code_hash: Str256
+    code: Str64
+    device: Str256 = ""
+    app: Str256 = ""
+
+
+class PasswordSettings(msgspec.Struct, omit_defaults=True):
+    has_password: bool
+    hint: str = ""
+    # a confirmed recovery email is set
+    has_recovery: bool = False
+    # an address waiting for its confirmation code (account.confirmPasswordEmail)
+    email_unconfirmed_pattern: str | None = None
+
+
+class UpdatePasswordSettings(Params):
+    """Set, change or (new_password "") remove the password. When one is set,
+    current_password must be it. email: a recovery address, confirmed by a code sent
+    there; "" for none."""
+
+    current_password: Password = ""
+    new_password: Password = ""
+    hint: Str64 = ""
+    email: Email = ""
+
+
+class ConfirmPasswordEmail(Params):
+    code: Str64
+
+
+class DeleteAccount(Params):
+    reason: Str256 = ""
+    # required when two-step verification is on
+    password: Password = ""
 
 
 # -- users and contacts -----------------------------------------------------------------
@@ -249,6 +327,36 @@ METHODS: dict[str, MethodSpec] = {
         _spec("auth.logOut", Empty, bool, "End the current session."),
         _spec("account.getAuthorizations", Empty, Authorizations, "List the user's sessions."),
         _spec("account.resetAuthorization", ResetAuthorization, bool, "End one session."),
+        _spec("auth.resendCode", ResendCode, SentCode, "Send the code the next way.", False),
+        _spec(
+            "auth.checkPassword", CheckPassword, Authorization, "Finish sign-in: password.", False
+        ),
+        _spec("auth.getPassword", CodeRequest, PasswordSettings, "The password hint.", False),
+        _spec(
+            "auth.requestPasswordRecovery",
+            CodeRequest,
+            PasswordRecovery,
+            "Email a recovery code.",
+            False,
+        ),
+        _spec(
+            "auth.recoverPassword", RecoverPassword, Authorization, "Sign in by email code.", False
+        ),
+        _spec("auth.resetAuthorizations", Empty, bool, "End every other session."),
+        _spec("account.getPassword", Empty, PasswordSettings, "Two-step verification state."),
+        _spec(
+            "account.updatePasswordSettings",
+            UpdatePasswordSettings,
+            PasswordSettings,
+            "Set, change or remove the password.",
+        ),
+        _spec(
+            "account.confirmPasswordEmail",
+            ConfirmPasswordEmail,
+            PasswordSettings,
+            "Confirm the recovery email.",
+        ),
+        _spec("account.deleteAccount", DeleteAccount, bool, "Delete the account for good."),
         _spec("account.updateProfile", UpdateProfile, User, "Change name or bio."),
         _spec("account.updateUsername", UpdateUsername, User, "Set or clear ('') username."),
         _spec("users.getFullUser", GetFullUser, UserFull, "A user's profile."),

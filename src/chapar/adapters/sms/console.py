@@ -1,5 +1,9 @@
 """The embedded SMS gateway: logs each SMS and appends it to a JSONL outbox file, so a
-developer (or a test) reads sign-in codes without a provider."""
+developer (or a test) reads sign-in codes without a provider.
+
+It is also the default provider of the delivery service (kinds sms and call: a "call"
+line says ``"kind": "call"``; SMS lines keep their three keys). It sends no delivery
+reports: a line written is a message delivered."""
 
 from __future__ import annotations
 
@@ -10,17 +14,22 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from chapar.adapters.sms.base import Provider
+from chapar.ports.sms_provider import Accepted, OutgoingSms
+
 log = structlog.get_logger(__name__)
 
 
-class OutboxLine(msgspec.Struct):
+class OutboxLine(msgspec.Struct, omit_defaults=True):
     to: str
     text: str
     sent_at: str
+    kind: str = "sms"
 
 
-class ConsoleSms:
-    def __init__(self, outbox: Path) -> None:
+class ConsoleSms(Provider):
+    def __init__(self, outbox: Path, name: str = "console") -> None:
+        super().__init__(name, frozenset({"sms", "call"}))
         self.outbox = outbox
         self._lock = asyncio.Lock()
 
@@ -30,8 +39,15 @@ class ConsoleSms:
             f.write(line + b"\n")
 
     async def send(self, to: str, text: str) -> None:
+        await self._write(to, text, "sms")
+
+    async def submit(self, msg: OutgoingSms) -> Accepted:
+        await self._write(msg.to, msg.text, msg.kind)
+        return Accepted(provider_id="")
+
+    async def _write(self, to: str, text: str, kind: str) -> None:
         sent_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
-        line = msgspec.json.encode(OutboxLine(to=to, text=text, sent_at=sent_at))
+        line = msgspec.json.encode(OutboxLine(to=to, text=text, sent_at=sent_at, kind=kind))
         async with self._lock:
             await asyncio.to_thread(self._append, line)
-        log.info("sms_sent", to=to, text=text)
+        log.info("sms_sent", to=to, text=text, kind=kind)
