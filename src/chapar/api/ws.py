@@ -16,10 +16,12 @@ import msgspec
 import structlog
 from aiohttp import WSMsgType, web
 
+from chapar import metrics
 from chapar.api.dispatch import Call, Dispatcher
 from chapar.api.fanout import ChatFanout
 from chapar.errors import ChaparError, PayloadTooLarge
-from chapar.protocol.envelope import ErrorBody, decode_request, encode_error
+from chapar.protocol.envelope import ErrorBody, decode_request, encode_error, encode_push
+from chapar.protocol.types import UpdatesTooLong
 from chapar.services.auth import AuthContext, AuthService
 from chapar.services.deps import user_topic
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+TOO_LONG_FRAME = encode_push([UpdatesTooLong()])
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_REVOKED = 4401
 MAX_IN_FLIGHT = 64
@@ -55,6 +58,12 @@ class WsRegistry:
                 group.discard(s)
                 if not group:
                     del self.by_session[s.auth.session_id]
+
+    def too_long(self) -> None:
+        """Tell every signed-in session here to catch up from the logs (pushes were lost)."""
+        for s in tuple(self.all):
+            if s.auth is not None:
+                s.send(TOO_LONG_FRAME)
 
     def revoke(self, session_id: int) -> None:
         for s in tuple(self.by_session.get(session_id, ())):
@@ -106,6 +115,7 @@ class WsSession:
         try:
             self._out.put_nowait(frame)
         except asyncio.QueueFull:
+            metrics.WS_SLOW_CONSUMERS.inc()
             log.warning("ws_slow_consumer", user_id=self.auth.user_id if self.auth else None)
             self.close_soon(CLOSE_SLOW_CONSUMER, "too slow: reconnect and fetch the difference")
 
@@ -132,6 +142,7 @@ class WsSession:
 
     async def run(self) -> None:
         self.registry.add(self)
+        metrics.WS_CONNECTIONS.inc()
         writer = asyncio.get_running_loop().create_task(self._writer())
         try:
             async for msg in self.ws:
@@ -144,6 +155,7 @@ class WsSession:
                     break
         finally:
             self._closing = True
+            metrics.WS_CONNECTIONS.dec()
             if self._sub is not None:
                 self._sub.close()
             if self.auth is not None:
@@ -177,7 +189,7 @@ class WsSession:
             err2 = ChaparError("INPUT_INVALID", f"malformed frame: {e}")
             self.send(encode_error(ErrorBody(err2.code, err2.type, err2.message)))
             return
-        call = Call(auth=self.auth, ip=self.ip)
+        call = Call(auth=self.auth, ip=self.ip, door="ws")
         _status, answer = await self.dispatcher.call(req.method, bytes(req.params), call, req.id)
         if call.new_token is not None and self.auth is None:
             with contextlib.suppress(ChaparError):

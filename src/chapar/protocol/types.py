@@ -274,6 +274,11 @@ class UpdateMention(msgspec.Struct, tag="updateMention", tag_field="type"):
     pts: int
 
 
+class UpdatesTooLong(msgspec.Struct, tag="updatesTooLong", tag_field="type"):
+    """Pushes may have been lost (the node lost its event bus for a while): fetch the
+    difference of the user's log and of every chat, as after a reconnect."""
+
+
 class UpdateChatUserTyping(msgspec.Struct, tag="updateChatUserTyping", tag_field="type"):
     peer: Peer
     user_id: int
@@ -298,4 +303,5 @@ Update = (
     | UpdateReadChannelInbox
     | UpdateMention
     | UpdateChatUserTyping
+    | UpdatesTooLong
 )

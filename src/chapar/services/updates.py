@@ -17,6 +17,9 @@ from chapar.services.auth import AuthContext
 from chapar.services.deps import Deps, user_topic
 
 
+RECHECK_SECONDS = 5.0
+
+
 class UpdatesService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
@@ -58,8 +61,16 @@ class UpdatesService:
             diff = await self._difference(ctx.user_id, p.pts, limit)  # closes the race window
             if diff.updates:
                 return diff
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(arrived.wait(), timeout)
+            # Re-read now and then as well: a shared bus may make a subscription live a
+            # moment after subscribe() returns, and a hint sent in that gap is missed.
+            deadline = asyncio.get_running_loop().time() + timeout
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), min(left, RECHECK_SECONDS))
+                arrived.clear()  # a hint without a logged update (typing) must not spin us
+                diff = await self._difference(ctx.user_id, p.pts, limit)
+                if diff.updates:
+                    return diff
         finally:
             sub.close()
-        return await self._difference(ctx.user_id, p.pts, limit)
+        return diff
