@@ -167,6 +167,48 @@ def in_channel(**extra: Any) -> Callable[[World], Json]:
     return lambda w: {"channel": chat(w.channel), **extra}
 
 
+def msg_in(which: str, attr: str, **extra: Any) -> Callable[[World], Json]:
+    """{"peer": <the chat>, "id": <one of its messages>, ...}"""
+    return lambda w: {"peer": chat(getattr(w, which)), "id": getattr(w, attr), **extra}
+
+
+def forward(src: str, attr: str, to: str) -> Callable[[World], Json]:
+    """Forward a message of chat ``src`` to chat ``to``, or to the caller's saved messages."""
+
+    def params(w: World) -> Json:
+        dst = {"user_id": w.outsider.id} if to == "outsider" else chat(getattr(w, to))
+        rid = [next(_rids)]
+        return {
+            "from_peer": chat(getattr(w, src)),
+            "id": [getattr(w, attr)],
+            "to_peer": dst,
+            "random_id": rid,
+        }
+
+    return params
+
+
+def ban_in(which: str, target: str, **rights: bool) -> Callable[[World], Json]:
+    return lambda w: {"channel": chat(getattr(w, which)), **ban(getattr(w, target).id, **rights)}
+
+
+def promote(target: str, **rights: bool) -> Callable[[World], Json]:
+    return lambda w: {
+        "channel": chat(w.group),
+        "user_id": getattr(w, target).id,
+        "admin_rights": rights,
+    }
+
+
+def media_to(which: str) -> Callable[[World], Json]:
+    file = {"parts": 1, "mime_type": "text/plain", "name": "a.txt"}
+    return lambda w: {
+        "peer": chat(getattr(w, which)),
+        "random_id": next(_rids),
+        "file": {"id": w.file_id, **file},
+    }
+
+
 FORBIDDEN_WRITE = (403, "CHAT_WRITE_FORBIDDEN")
 ADMIN_REQUIRED = (403, "CHAT_ADMIN_REQUIRED")
 PRIVATE = (403, "CHANNEL_PRIVATE")
@@ -179,6 +221,7 @@ def case(
     return Case(actor, method, params, *outcome)
 
 
+# fmt: off
 CASES = [
     # -- posting
     case("subscriber", "messages.sendMessage", send_to("channel"), FORBIDDEN_WRITE),
@@ -187,49 +230,10 @@ CASES = [
     case("banned", "messages.sendMessage", send_to("group"), PRIVATE),
     case("banned", "messages.sendMessage", send_to("channel"), PRIVATE),
     case("outsider", "messages.sendMessage", send_to("channel"), NOT_PARTICIPANT),
-    case(
-        "subscriber",
-        "messages.sendMedia",
-        lambda w: {
-            "peer": chat(w.channel),
-            "random_id": next(_rids),
-            "file": {"id": w.file_id, "parts": 1, "mime_type": "text/plain", "name": "a.txt"},
-        },
-        FORBIDDEN_WRITE,
-    ),
-    case(
-        "subscriber",
-        "messages.forwardMessages",
-        lambda w: {
-            "from_peer": chat(w.channel),
-            "id": [w.c_post],
-            "to_peer": chat(w.channel),
-            "random_id": [next(_rids)],
-        },
-        FORBIDDEN_WRITE,
-    ),
-    case(
-        "restricted",
-        "messages.forwardMessages",
-        lambda w: {
-            "from_peer": chat(w.group),
-            "id": [w.g_owner_msg],
-            "to_peer": chat(w.group),
-            "random_id": [next(_rids)],
-        },
-        FORBIDDEN_WRITE,
-    ),
-    case(
-        "outsider",
-        "messages.forwardMessages",
-        lambda w: {
-            "from_peer": chat(w.group),
-            "id": [w.g_owner_msg],
-            "to_peer": {"user_id": w.outsider.id},
-            "random_id": [next(_rids)],
-        },
-        PRIVATE,
-    ),
+    case("subscriber", "messages.sendMedia", media_to("channel"), FORBIDDEN_WRITE),
+    case("subscriber", "messages.forwardMessages", forward("channel", "c_post", "channel"), FORBIDDEN_WRITE),
+    case("restricted", "messages.forwardMessages", forward("group", "g_owner_msg", "group"), FORBIDDEN_WRITE),
+    case("outsider", "messages.forwardMessages", forward("group", "g_owner_msg", "outsider"), PRIVATE),
     # -- reading a private group from outside, or after a ban
     case("outsider", "messages.getHistory", lambda w: {"peer": chat(w.group)}, PRIVATE),
     case("banned", "messages.getHistory", lambda w: {"peer": chat(w.group)}, PRIVATE),
@@ -242,41 +246,14 @@ CASES = [
     case("banned", "channels.getFullChannel", in_channel(), PRIVATE),
     case("outsider", "messages.search", lambda w: {"q": "owner", "peer": chat(w.group)}, PRIVATE),
     case("banned", "messages.search", lambda w: {"q": "owner", "peer": chat(w.group)}, PRIVATE),
-    case(
-        "outsider",
-        "messages.getMessagesViews",
-        lambda w: {"peer": chat(w.group), "id": [w.g_owner_msg]},
-        PRIVATE,
-    ),
-    case(
-        "banned",
-        "messages.getMessagesViews",
-        lambda w: {"peer": chat(w.channel), "id": [w.c_post]},
-        PRIVATE,
-    ),
-    case(
-        "outsider",
-        "messages.getMediaUrl",
-        lambda w: {"peer": chat(w.group), "msg_id": w.g_owner_msg},
-        PRIVATE,
-    ),
-    case(
-        "outsider", "messages.readHistory", lambda w: {"peer": chat(w.group), "max_id": 0}, PRIVATE
-    ),
+    case("outsider", "messages.getMessagesViews", lambda w: {"peer": chat(w.group), "id": [w.g_owner_msg]}, PRIVATE),
+    case("banned", "messages.getMessagesViews", lambda w: {"peer": chat(w.channel), "id": [w.c_post]}, PRIVATE),
+    case("outsider", "messages.getMediaUrl", lambda w: {"peer": chat(w.group), "msg_id": w.g_owner_msg}, PRIVATE),
+    case("outsider", "messages.readHistory", lambda w: {"peer": chat(w.group), "max_id": 0}, PRIVATE),
     case("banned", "messages.readHistory", lambda w: {"peer": chat(w.group), "max_id": 0}, PRIVATE),
     case("outsider", "messages.setTyping", lambda w: {"peer": chat(w.group)}, PRIVATE),
-    case(
-        "outsider",
-        "messages.sendReaction",
-        lambda w: {"peer": chat(w.group), "msg_id": w.g_owner_msg, "reaction": "👍"},
-        PRIVATE,
-    ),
-    case(
-        "banned",
-        "messages.sendReaction",
-        lambda w: {"peer": chat(w.channel), "msg_id": w.c_post, "reaction": "👍"},
-        PRIVATE,
-    ),
+    case("outsider", "messages.sendReaction", lambda w: {"peer": chat(w.group), "msg_id": w.g_owner_msg, "reaction": "👍"}, PRIVATE),
+    case("banned", "messages.sendReaction", lambda w: {"peer": chat(w.channel), "msg_id": w.c_post, "reaction": "👍"}, PRIVATE),
     case("outsider", "channels.getParticipants", in_group(), PRIVATE),
     case("outsider", "channels.getParticipants", in_channel(filter="admins"), NOT_PARTICIPANT),
     # -- joining: private chats only by link, banned users not at all, members not twice
@@ -285,142 +262,32 @@ CASES = [
     case("banned", "channels.joinChannel", in_channel(), PRIVATE),
     case("member", "channels.joinChannel", in_group(), (400, "USER_ALREADY_PARTICIPANT")),
     case("banned", "messages.importChatInvite", lambda w: {"hash": w.invite}, PRIVATE),
-    case(
-        "member",
-        "messages.importChatInvite",
-        lambda w: {"hash": w.invite},
-        (400, "USER_ALREADY_PARTICIPANT"),
-    ),
+    case("member", "messages.importChatInvite", lambda w: {"hash": w.invite}, (400, "USER_ALREADY_PARTICIPANT")),
     case("owner", "channels.leaveChannel", in_group(), (400, "CREATOR_CANNOT_LEAVE")),
     case("outsider", "channels.leaveChannel", in_group(), PRIVATE),
     case("outsider", "channels.leaveChannel", in_channel(), NOT_PARTICIPANT),
     # -- adding people
-    case(
-        "subscriber",
-        "channels.inviteToChannel",
-        lambda w: {"channel": chat(w.channel), "users": [w.outsider.id]},
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "member",
-        "channels.inviteToChannel",
-        lambda w: {"channel": chat(w.group), "users": [w.banned.id]},
-        (403, "USER_BANNED_IN_CHANNEL"),
-    ),
-    case(
-        "outsider",
-        "channels.inviteToChannel",
-        lambda w: {"channel": chat(w.group), "users": [w.outsider.id]},
-        PRIVATE,
-    ),
+    case("subscriber", "channels.inviteToChannel", lambda w: {"channel": chat(w.channel), "users": [w.outsider.id]}, ADMIN_REQUIRED),
+    case("member", "channels.inviteToChannel", lambda w: {"channel": chat(w.group), "users": [w.banned.id]}, (403, "USER_BANNED_IN_CHANNEL")),
+    case("outsider", "channels.inviteToChannel", lambda w: {"channel": chat(w.group), "users": [w.outsider.id]}, PRIVATE),
     case("member", "messages.exportChatInvite", lambda w: {"peer": chat(w.group)}, ADMIN_REQUIRED),
-    case(
-        "subscriber",
-        "messages.exportChatInvite",
-        lambda w: {"peer": chat(w.channel)},
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "member",
-        "messages.editExportedChatInvite",
-        lambda w: {"peer": chat(w.group), "hash": w.invite},
-        ADMIN_REQUIRED,
-    ),
+    case("subscriber", "messages.exportChatInvite", lambda w: {"peer": chat(w.channel)}, ADMIN_REQUIRED),
+    case("member", "messages.editExportedChatInvite", lambda w: {"peer": chat(w.group), "hash": w.invite}, ADMIN_REQUIRED),
     # -- banning and promoting
-    case(
-        "member",
-        "channels.editBanned",
-        lambda w: {"channel": chat(w.group), **ban(w.outsider.id, view_messages=True)},
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "pinner",
-        "channels.editBanned",
-        lambda w: {"channel": chat(w.group), **ban(w.member.id, view_messages=True)},
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "subscriber",
-        "channels.editBanned",
-        lambda w: {"channel": chat(w.channel), **ban(w.outsider.id, view_messages=True)},
-        ADMIN_REQUIRED,
-    ),
+    case("member", "channels.editBanned", ban_in("group", "outsider", view_messages=True), ADMIN_REQUIRED),
+    case("pinner", "channels.editBanned", ban_in("group", "member", view_messages=True), ADMIN_REQUIRED),
+    case("subscriber", "channels.editBanned", ban_in("channel", "outsider", view_messages=True), ADMIN_REQUIRED),
     # only the creator can ban an admin, and nobody the creator
-    case(
-        "admin",
-        "channels.editBanned",
-        lambda w: {"channel": chat(w.group), **ban(w.pinner.id, view_messages=True)},
-        (403, "USER_ADMIN_INVALID"),
-    ),
-    case(
-        "admin",
-        "channels.editBanned",
-        lambda w: {"channel": chat(w.group), **ban(w.owner.id, send_messages=True)},
-        (403, "USER_ADMIN_INVALID"),
-    ),
-    case(
-        "pinner",
-        "channels.editBanned",
-        lambda w: {"channel": chat(w.group), **ban(w.banned.id)},
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "member",
-        "channels.editAdmin",
-        lambda w: {
-            "channel": chat(w.group),
-            "user_id": w.member.id,
-            "admin_rights": {"pin_messages": True},
-        },
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "pinner",
-        "channels.editAdmin",
-        lambda w: {
-            "channel": chat(w.group),
-            "user_id": w.member.id,
-            "admin_rights": {"pin_messages": True},
-        },
-        ADMIN_REQUIRED,
-    ),
+    case("admin", "channels.editBanned", ban_in("group", "pinner", view_messages=True), (403, "USER_ADMIN_INVALID")),
+    case("admin", "channels.editBanned", ban_in("group", "owner", send_messages=True), (403, "USER_ADMIN_INVALID")),
+    case("pinner", "channels.editBanned", ban_in("group", "banned"), ADMIN_REQUIRED),
+    case("member", "channels.editAdmin", promote("member", pin_messages=True), ADMIN_REQUIRED),
+    case("pinner", "channels.editAdmin", promote("member", pin_messages=True), ADMIN_REQUIRED),
     # an admin cannot grant a right it lacks, nor change the creator
-    case(
-        "admin",
-        "channels.editAdmin",
-        lambda w: {
-            "channel": chat(w.group),
-            "user_id": w.member.id,
-            "admin_rights": {"change_info": True},
-        },
-        (403, "RIGHT_FORBIDDEN"),
-    ),
-    case(
-        "admin",
-        "channels.editAdmin",
-        lambda w: {
-            "channel": chat(w.group),
-            "user_id": w.member.id,
-            "admin_rights": {"invite_users": True, "pin_messages": True},
-        },
-        (403, "RIGHT_FORBIDDEN"),
-    ),
-    case(
-        "admin",
-        "channels.editAdmin",
-        lambda w: {"channel": chat(w.group), "user_id": w.owner.id, "admin_rights": {}},
-        (403, "USER_CREATOR"),
-    ),
-    case(
-        "owner",
-        "channels.editAdmin",
-        lambda w: {
-            "channel": chat(w.group),
-            "user_id": w.owner.id,
-            "admin_rights": {"pin_messages": True},
-        },
-        (403, "USER_CREATOR"),
-    ),
+    case("admin", "channels.editAdmin", promote("member", change_info=True), (403, "RIGHT_FORBIDDEN")),
+    case("admin", "channels.editAdmin", promote("member", invite_users=True, pin_messages=True), (403, "RIGHT_FORBIDDEN")),
+    case("admin", "channels.editAdmin", promote("owner"), (403, "USER_CREATOR")),
+    case("owner", "channels.editAdmin", promote("owner", pin_messages=True), (403, "USER_CREATOR")),
     # -- chat info
     case("member", "channels.editTitle", in_group(title="mine now"), ADMIN_REQUIRED),
     case("admin", "channels.editTitle", in_group(title="mine now"), ADMIN_REQUIRED),
@@ -432,89 +299,31 @@ CASES = [
     case("subscriber", "channels.toggleSignatures", in_channel(enabled=True), ADMIN_REQUIRED),
     case("pinner", "channels.toggleSignatures", in_group(enabled=True), ADMIN_REQUIRED),
     # -- pins, edits, deletes of others' messages
-    case(
-        "member",
-        "messages.updatePinnedMessage",
-        lambda w: {"peer": chat(w.group), "id": w.g_owner_msg},
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "admin",
-        "messages.updatePinnedMessage",
-        lambda w: {"peer": chat(w.group), "id": w.g_owner_msg},
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "subscriber",
-        "messages.updatePinnedMessage",
-        lambda w: {"peer": chat(w.channel), "id": w.c_post},
-        ADMIN_REQUIRED,
-    ),
-    case(
-        "member",
-        "messages.editMessage",
-        lambda w: {"peer": chat(w.group), "id": w.g_owner_msg, "text": "rewritten"},
-        (403, "MESSAGE_AUTHOR_REQUIRED"),
-    ),
-    case(
-        "admin",
-        "messages.editMessage",
-        lambda w: {"peer": chat(w.group), "id": w.g_member_msg, "text": "rewritten"},
-        (403, "MESSAGE_AUTHOR_REQUIRED"),
-    ),
-    case(
-        "subscriber",
-        "messages.editMessage",
-        lambda w: {"peer": chat(w.channel), "id": w.c_post, "text": "rewritten"},
-        (403, "MESSAGE_AUTHOR_REQUIRED"),
-    ),
-    case(
-        "outsider",
-        "messages.editMessage",
-        lambda w: {"peer": chat(w.group), "id": w.g_owner_msg, "text": "rewritten"},
-        PRIVATE,
-    ),
-    case(
-        "member",
-        "messages.deleteMessages",
-        lambda w: {"peer": chat(w.group), "id": [w.g_owner_msg]},
-        (403, "MESSAGE_DELETE_FORBIDDEN"),
-    ),
-    case(
-        "pinner",
-        "messages.deleteMessages",
-        lambda w: {"peer": chat(w.group), "id": [w.g_member_msg]},
-        (403, "MESSAGE_DELETE_FORBIDDEN"),
-    ),
-    case(
-        "member",
-        "messages.deleteMessages",
-        lambda w: {"peer": chat(w.group), "id": [w.g_member_msg, w.g_owner_msg]},
-        (403, "MESSAGE_DELETE_FORBIDDEN"),
-    ),
-    case(
-        "subscriber",
-        "messages.deleteMessages",
-        lambda w: {"peer": chat(w.channel), "id": [w.c_post]},
-        (403, "MESSAGE_DELETE_FORBIDDEN"),
-    ),
-    case(
-        "banned",
-        "messages.deleteMessages",
-        lambda w: {"peer": chat(w.group), "id": [w.g_member_msg]},
-        PRIVATE,
-    ),
+    case("member", "messages.updatePinnedMessage", msg_in("group", "g_owner_msg"), ADMIN_REQUIRED),
+    case("admin", "messages.updatePinnedMessage", msg_in("group", "g_owner_msg"), ADMIN_REQUIRED),
+    case("subscriber", "messages.updatePinnedMessage", msg_in("channel", "c_post"), ADMIN_REQUIRED),
+    case("member", "messages.editMessage", msg_in("group", "g_owner_msg", text="rewritten"), (403, "MESSAGE_AUTHOR_REQUIRED")),
+    case("admin", "messages.editMessage", msg_in("group", "g_member_msg", text="rewritten"), (403, "MESSAGE_AUTHOR_REQUIRED")),
+    case("subscriber", "messages.editMessage", msg_in("channel", "c_post", text="rewritten"), (403, "MESSAGE_AUTHOR_REQUIRED")),
+    case("outsider", "messages.editMessage", msg_in("group", "g_owner_msg", text="rewritten"), PRIVATE),
+    case("member", "messages.deleteMessages", lambda w: {"peer": chat(w.group), "id": [w.g_owner_msg]}, (403, "MESSAGE_DELETE_FORBIDDEN")),
+    case("pinner", "messages.deleteMessages", lambda w: {"peer": chat(w.group), "id": [w.g_member_msg]}, (403, "MESSAGE_DELETE_FORBIDDEN")),
+    case("member", "messages.deleteMessages", lambda w: {"peer": chat(w.group), "id": [w.g_member_msg, w.g_owner_msg]}, (403, "MESSAGE_DELETE_FORBIDDEN")),
+    case("subscriber", "messages.deleteMessages", lambda w: {"peer": chat(w.channel), "id": [w.c_post]}, (403, "MESSAGE_DELETE_FORBIDDEN")),
+    case("banned", "messages.deleteMessages", lambda w: {"peer": chat(w.group), "id": [w.g_member_msg]}, PRIVATE),
     # -- who sees the members
     case("subscriber", "channels.getParticipants", in_channel(), ADMIN_REQUIRED),
     case("member", "channels.getParticipants", in_group(filter="banned"), ADMIN_REQUIRED),
     case("pinner", "channels.getParticipants", in_group(filter="banned"), ADMIN_REQUIRED),
 ]
+# fmt: on
 
 # Methods that touch a chat but need no row: why.
 EXEMPT = {
     "channels.createChannel": "anyone may create a group or channel",
     "messages.getDialogs": "lists only the caller's own chats (test_non_members_see_no_trace)",
     "upload.getUploadedParts": "an upload of one's own, no chat involved",
+    "contacts.search": "finds public chats only (test_non_members_see_no_trace)",
 }
 PEER_FIELDS = {"peer", "channel", "from_peer", "to_peer", "offset_peer"}
 
@@ -557,16 +366,20 @@ async def test_admins_act_within_their_rights(api: Api, http: aiohttp.ClientSess
     )
     link = await api.ok("messages.exportChatInvite", {"peer": g}, w.member.token)
     assert link["hash"] and link["link"].endswith(link["hash"])
-    # ...delete others' messages, ban members (a service message says so)...
+    # ...delete others' messages, ban members (a service message says so), not admins...
     await api.ok("messages.deleteMessages", {"peer": g, "id": [w.g_owner_msg]}, w.admin.token)
-    await api.ok(
-        "channels.editBanned", {"channel": g, **ban(w.member.id, view_messages=True)}, w.admin.token
-    )
+    for target, outcome in ((w.member, (403, "USER_ADMIN_INVALID")), (w.restricted, None)):
+        status, body = await api.call(
+            "channels.editBanned",
+            {"channel": g, **ban(target.id, view_messages=True)},
+            w.admin.token,
+        )
+        assert (status, body.get("error", {}).get("type")) == (outcome or (200, None))
     hist = await api.ok("messages.getHistory", {"peer": g}, w.owner.token)
     ids = [m["id"] for m in hist["messages"]]
     assert w.g_owner_msg not in ids
-    assert hist["messages"][0]["action"] == {"type": "chat_delete_user", "users": [w.member.id]}
-    assert (await err(api, "messages.getHistory", {"peer": g}, w.member))[1] == "CHANNEL_PRIVATE"
+    assert hist["messages"][0]["action"] == {"type": "chat_delete_user", "users": [w.restricted.id]}
+    assert (await err(api, "messages.getHistory", {"peer": g}, w.restricted)) == PRIVATE
     # ...while the creator alone bans an admin, and may change any admin's rights.
     await api.ok(
         "channels.editBanned", {"channel": g, **ban(w.pinner.id, view_messages=True)}, w.owner.token
@@ -581,7 +394,7 @@ async def test_admins_act_within_their_rights(api: Api, http: aiohttp.ClientSess
         "channels.getParticipants", {"channel": g, "filter": "banned"}, w.owner.token
     )
     assert {p["user_id"] for p in banned["participants"]} == {
-        w.member.id,
+        w.restricted.id,
         w.pinner.id,
         w.banned.id,
     }
@@ -592,6 +405,7 @@ async def test_admins_act_within_their_rights(api: Api, http: aiohttp.ClientSess
     assert roles == {
         w.owner.id: ("creator", {k: True for k in ALL_RIGHTS}),
         w.admin.id: ("admin", {"change_info": True}),
+        w.member.id: ("admin", {"invite_users": True}),
     }
     # Demoted, the admin lost what it had: no more deleting others' messages.
     status, body = await api.call(
@@ -678,6 +492,11 @@ async def test_non_members_see_no_trace_of_private_chats(
         assert w.group not in shown and w.group not in {c["id"] for c in dialogs["chats"]}
         found = await api.ok("messages.search", {"q": "owner"}, token)
         assert all(m["peer"] != chat(w.group) for m in found["messages"]), found
+        # Public chats are found by name; private ones are not, even by their members.
+        peers = await api.ok("contacts.search", {"q": "Private group"}, token)
+        assert w.group not in {c["id"] for c in peers["chats"]}
+        peers = await api.ok("contacts.search", {"q": w.channel_username}, w.outsider.token)
+        assert w.channel in {c["id"] for c in peers["chats"]}
     # The banned user's own log said it lost the group: the chat, as it sees it, is gone.
     log = await api.ok("updates.getDifference", {"pts": 0}, w.banned.token)
     lost = [u for u in log["updates"] if u["type"] == "updateChannel" and u["chat"] is None]

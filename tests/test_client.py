@@ -110,6 +110,7 @@ def test_repeatable_methods() -> None:
     assert is_repeatable("messages.readHistory", {"max_id": 3})
     assert not is_repeatable("messages.editMessage", {"id": 1, "text": "x"})
     assert not is_repeatable("auth.signIn", {"code": "1"})
+    assert not is_repeatable("auth.sendCode", {"phone": "+1"})  # a second code, a flood wait
 
 
 def test_unknown_update_types_are_kept_with_their_pts() -> None:

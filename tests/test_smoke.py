@@ -29,3 +29,28 @@ async def test_two_users_chat_over_http_and_ws(
         )
         ans = json.loads((await ws.receive(timeout=5)).data)
         assert ans["id"] == 1 and ans["ok"] and len(ans["result"]["updates"]) == 1
+
+
+async def test_health_readiness_and_metrics(
+    server: ServerProcess, api: Api, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(server.url + "/healthz") as r:
+        assert r.status == 200
+    async with http.get(server.url + "/readyz") as r:
+        assert r.status == 200 and (await r.json())["store"] is True
+    await api.call("updates.getState", {})  # an unauthenticated call: a client error
+    token, _ = await api.sign_up("Counted")
+    await api.ok("updates.getState", {}, token)
+    async with http.get(server.url + "/metrics") as r:
+        assert r.status == 200
+        text = await r.text()
+    ok = [
+        line
+        for line in text.splitlines()
+        if line.startswith("chapar_api_requests_total{")
+        and 'method="updates.getState"' in line
+        and 'outcome="ok"' in line
+    ]
+    assert ok and float(ok[0].rsplit(" ", 1)[1]) >= 1
+    assert 'outcome="client_error"' in text
+    assert "chapar_store_commit_seconds_bucket" in text and "chapar_ws_connections" in text

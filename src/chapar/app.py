@@ -12,12 +12,15 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from chapar import metrics
 from chapar.adapters.fs.blobs import FsBlobStore
+from chapar.adapters.mail.console import ConsoleMail
 from chapar.adapters.memory.bus import MemoryBus
 from chapar.adapters.memory.limiter import MemoryLimiter
 from chapar.adapters.postgres.store import PostgresStore
 from chapar.adapters.redis.bus import RedisBus
 from chapar.adapters.redis.limiter import RedisLimiter
+from chapar.adapters.s3.blobs import S3BlobStore
 from chapar.adapters.sms.console import ConsoleSms
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.api.dispatch import Dispatcher, Services
@@ -28,10 +31,12 @@ from chapar.api.web import add_web_routes
 from chapar.api.ws import WsRegistry
 from chapar.config import Settings
 from chapar.ports.clock import Clock, Random, SystemClock, SystemRandom
+from chapar.services.account import AccountService
 from chapar.services.auth import AuthService
 from chapar.services.chat_messages import ChatMessagesService
 from chapar.services.chats import ChatsService
 from chapar.services.deps import SESSIONS_TOPIC, Deps
+from chapar.services.limits import LimitGuard, Limits, blocked_prefixes
 from chapar.services.media import MediaService
 from chapar.services.messages import MessagesService
 from chapar.services.search import SearchService
@@ -50,6 +55,7 @@ class Chapar:
     registry: WsRegistry
     store: SqliteStore | PostgresStore
     bus: MemoryBus | RedisBus
+    limiter: MemoryLimiter | RedisLimiter
 
 
 def make_store(settings: Settings) -> SqliteStore | PostgresStore:
@@ -65,6 +71,22 @@ def make_bus(settings: Settings) -> MemoryBus | RedisBus:
     return MemoryBus()
 
 
+def watch_bus(bus: MemoryBus | RedisBus) -> None:
+    """Expose the bus's health as metrics (an in-process bus is always connected)."""
+    if isinstance(bus, RedisBus):
+        metrics.BUS_CONNECTED.set_function(lambda: float(bus.stats.connected))
+        metrics.BUS_DROPPED.set_function(lambda: float(bus.stats.dropped))
+    else:
+        metrics.BUS_CONNECTED.set(1)
+
+
+def make_blobs(settings: Settings) -> FsBlobStore | S3BlobStore:
+    """Filesystem under the data dir by default; an S3-compatible bucket when blob_url says."""
+    if settings.blob_url:
+        return S3BlobStore.from_url(settings.blob_url)
+    return FsBlobStore(settings.data_path / "blobs")
+
+
 def make_limiter(settings: Settings) -> MemoryLimiter | RedisLimiter:
     if settings.redis_url:
         return RedisLimiter(settings.redis_url, prefix=settings.redis_prefix + "limits")
@@ -76,16 +98,25 @@ async def build(
 ) -> Chapar:
     if settings.sms_gateway != "console":
         raise ValueError(f"unknown sms_gateway {settings.sms_gateway!r}; available: console")
+    if settings.mail_gateway != "console":
+        raise ValueError(f"unknown mail_gateway {settings.mail_gateway!r}; available: console")
+    limits = Limits.from_settings(settings.limits)
+    blocked = blocked_prefixes(settings.blocked_phone_prefixes)
     store = make_store(settings)
     await store.open()
     bus = make_bus(settings)
+    watch_bus(bus)
     sms = ConsoleSms(settings.data_path / "sms-outbox.jsonl")
     deps = Deps(settings, store, bus, sms, clock or SystemClock(), random or SystemRandom())
-    blobs = FsBlobStore(settings.data_path / "blobs")
+    blobs = make_blobs(settings)
     chats = ChatsService(deps)
     chat_messages = ChatMessagesService(deps, chats)
+    limiter = make_limiter(settings)
+    mail = ConsoleMail(settings.data_path / "mail-outbox.jsonl")
+    auth = AuthService(deps, LimitGuard(limiter, limits, blocked), mail)
     services = Services(
-        auth=AuthService(deps),
+        auth=auth,
+        account=AccountService(deps, auth, mail),
         users=UsersService(deps),
         messages=MessagesService(deps, chat_messages),
         chats=chats,
@@ -94,6 +125,8 @@ async def build(
         updates=UpdatesService(deps),
     )
     registry = WsRegistry(ChatFanout(bus, store))
+    if isinstance(bus, RedisBus):  # pushes published while it was away are gone
+        bus.on_reconnect(registry.too_long)
 
     def on_revoked(_topic: str, payload: bytes) -> None:
         sid = int(payload)
@@ -105,13 +138,15 @@ async def build(
     Routes(settings, Dispatcher(services), services.auth, store, bus, registry).add_to(app)
     FileRoutes(services.auth, services.media).add_to(app)
     add_web_routes(app)
-    return Chapar(settings, deps, services, app, registry, store, bus)
+    return Chapar(settings, deps, services, app, registry, store, bus, limiter)
 
 
 async def close(c: Chapar) -> None:
     c.registry.fanout.close()
+    await c.limiter.close()
     await c.bus.close()
     await c.store.close()
+    await c.services.media.blobs.close()
 
 
 async def drain(c: Chapar) -> None:

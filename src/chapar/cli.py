@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from chapar import __version__
 from chapar.config import ENV_PREFIX, field_defaults, load_settings
@@ -37,11 +39,42 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--data-dir", dest="data_dir", help="where SQLite and the SMS outbox live")
+    from chapar.edge.cli import add_arguments as add_edge_arguments
+
+    add_edge_arguments(
+        sub.add_parser("edge", help="run a CDN edge that caches encrypted parts (docs/media.md)")
+    )
     return p
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional (not on Windows)
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+def _edge(args: argparse.Namespace) -> int:
+    from chapar import logs
+    from chapar.edge.cli import config
+    from chapar.edge.server import serve_edge
+
+    try:
+        cfg = config(args)
+    except ValueError as e:
+        print(f"chapar edge: {e}", file=sys.stderr)
+        return 2
+    logs.configure("info")
+    _run(serve_edge(cfg))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "edge":
+        return _edge(args)
     if args.command == "serve":
         try:
             settings = load_settings(

@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -86,6 +86,18 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     daily_upload_bytes: int = 50 * 1024**3
     max_caption_length: int = 1024
     media_url_ttl_seconds: int = 3600
+    # Where encrypted blobs live. Empty: <data_dir>/blobs. Or an S3-compatible bucket:
+    # s3://bucket[/prefix][?endpoint=http://host:port&region=us-east-1], with credentials
+    # from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (docs/media.md).
+    blob_url: str = ""
+    # CDN edges (`chapar edge`): their public base URLs, comma-separated; empty: no CDN.
+    cdn_edges: str = ""
+    # Which files go to the edges: "public_channels" (posts of public broadcast channels
+    # with at least cdn_min_subscribers members), "all" (every file; for tests), "off".
+    cdn_policy: Literal["public_channels", "all", "off"] = "public_channels"
+    cdn_min_subscribers: int = 1000
+    # How long an edge token (the client's pass to an edge for one file) stays valid.
+    cdn_token_ttl_seconds: int = 1800
     log_level: str = "info"
     log_json: bool = False
     access_log: bool = False

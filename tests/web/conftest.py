@@ -129,6 +129,7 @@ class Browsing:
         account: Account | None = None,
         viewport: dict[str, int] | None = None,
         theme: str | None = None,
+        storage: dict[str, str] | None = None,
     ) -> Page:
         """A fresh browser profile at the client, optionally already signed in."""
         ctx = self.browser.new_context(
@@ -146,6 +147,7 @@ class Browsing:
             seed["chapar.theme"] = theme
         if account:
             seed["chapar.auth"] = json.dumps({"token": account.token, "user": account.user})
+        seed.update(storage or {})
         # Seeded once per tab (sessionStorage survives reloads), so later changes stick.
         ctx.add_init_script(
             "if (!sessionStorage.getItem('seeded')) {"

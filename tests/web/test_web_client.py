@@ -8,6 +8,7 @@ has arrived, so a late duplicate would be seen.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Callable
 
@@ -336,6 +337,30 @@ def test_message_sent_offline_arrives_once(server: ServerProcess, browsing: Brow
     expect(msg(b, "typed with no network")).to_have_count(1)
     expect(msg(a, "typed with no network")).to_have_count(1)
     assert server_copies(server.url, ana, ben, "typed with no network") == 1
+    assert a.evaluate(f"localStorage.getItem('chapar.outbox.{ana.id}')") is None
+
+
+def test_outbox_resent_after_a_lost_answer_makes_one_message(
+    server: ServerProcess, browsing: Browsing
+) -> None:
+    """The server took a message but its answer never came back (the tab closed, say): the
+    outbox still holds it and sends it again with the same random_id, which the server
+    recognises, so it stays one message."""
+    ana = sign_up(server.url, "Ana")
+    ben = sign_up(server.url, "Ben")
+    random_id = next(_random_ids)
+    text = "applied, but the answer was lost"
+    params = {"peer": {"user_id": ben.id}, "text": text, "random_id": random_id}
+    api(server.url, "messages.sendMessage", params, ana.token)
+    item = {**params, "reply_to": None, "date": 1_700_000_000, "failed": None}
+    outbox = {f"chapar.outbox.{ana.id}": json.dumps([item])}
+    a = browsing.page(server.url, account=ana, storage=outbox)
+    open_chat(a, ben)
+    expect(a.locator(".msg[data-rid]")).to_have_count(0)
+    send(a, "and one more")
+    expect(bubble(a, "and one more").locator(f"{STATUS}.sent")).to_be_visible()
+    expect(msg(a, text)).to_have_count(1)
+    assert server_copies(server.url, ana, ben, text) == 1
     assert a.evaluate(f"localStorage.getItem('chapar.outbox.{ana.id}')") is None
 
 

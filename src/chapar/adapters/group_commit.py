@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import time
 from collections.abc import Callable
 from typing import Any
+
+from chapar import metrics
 
 Job = tuple[Callable[[Any], Any], asyncio.Future[Any]]
 Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
@@ -22,6 +25,9 @@ class JobQueue:
 
     def put(self, fn: Callable[[Any], Any], fut: asyncio.Future[Any]) -> None:
         self._q.put((fn, fut))
+
+    def qsize(self) -> int:
+        return self._q.qsize()
 
     def stop(self) -> None:
         self._q.put(_STOP)
@@ -45,6 +51,11 @@ class JobQueue:
                 break
             batch.append(item)  # type: ignore[arg-type]
         return batch
+
+
+def observe(engine: str, started: float, ops: int) -> None:
+    metrics.STORE_COMMIT_SECONDS.labels(engine).observe(time.perf_counter() - started)
+    metrics.STORE_BATCH_SIZE.labels(engine).observe(ops)
 
 
 def settle_threadsafe(loop: asyncio.AbstractEventLoop, outcomes: list[Outcome]) -> None:

@@ -3,6 +3,7 @@ check authentication, call the service, and turn every outcome into an envelope.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 import msgspec
 import structlog
 
+from chapar import metrics
 from chapar.errors import ChaparError, FloodWait, NotFound, Unauthorized
 from chapar.protocol import methods as m
 from chapar.protocol.envelope import ErrorBody, encode_error, encode_ok
+from chapar.services.account import AccountService
 from chapar.services.auth import AuthContext, AuthService
 from chapar.services.chats import ChatsService
 from chapar.services.media import MediaService
@@ -30,8 +33,9 @@ class Call:
 
     auth: AuthContext | None
     ip: str
-    # Set by auth.signIn/signUp so a WebSocket can adopt the new session.
+    # Set by the sign-in methods so a WebSocket can adopt the new session.
     new_token: str | None = None
+    door: str = "http"
 
 
 Handler = Callable[[Call, Any], Awaitable[Any]]
@@ -46,6 +50,7 @@ class Services:
     chats: ChatsService
     search: SearchService
     media: MediaService
+    account: AccountService
 
 
 def _need(call: Call) -> AuthContext:
@@ -67,8 +72,30 @@ def build_handlers(s: Services) -> dict[str, Handler]:
         c.new_token = r.token
         return r
 
+    async def check_password(c: Call, p: m.CheckPassword) -> m.Authorization:
+        r = await s.auth.check_password(p, c.ip)
+        c.new_token = r.token
+        return r
+
+    async def recover_password(c: Call, p: m.RecoverPassword) -> m.Authorization:
+        r = await s.auth.recover_password(p, c.ip)
+        c.new_token = r.token
+        return r
+
     handlers: dict[str, Handler] = {
-        "auth.sendCode": lambda c, p: s.auth.send_code(p),
+        "auth.sendCode": lambda c, p: s.auth.send_code(p, c.ip),
+        "auth.resendCode": lambda c, p: s.auth.resend_code(p, c.ip),
+        "auth.checkPassword": check_password,
+        "auth.getPassword": lambda c, p: s.auth.get_password_hint(p),
+        "auth.requestPasswordRecovery": lambda c, p: s.auth.request_password_recovery(p),
+        "auth.recoverPassword": recover_password,
+        "auth.resetAuthorizations": lambda c, p: s.auth.reset_authorizations(_need(c)),
+        "account.getPassword": lambda c, p: s.account.get_password(_need(c)),
+        "account.updatePasswordSettings": lambda c, p: s.account.update_password_settings(
+            _need(c), p
+        ),
+        "account.confirmPasswordEmail": lambda c, p: s.account.confirm_password_email(_need(c), p),
+        "account.deleteAccount": lambda c, p: s.account.delete_account(_need(c), p),
         "auth.signIn": sign_in,
         "auth.signUp": sign_up,
         "auth.logOut": lambda c, p: s.auth.log_out(_need(c)),
@@ -144,14 +171,21 @@ class Dispatcher:
         self, method: str, params: bytes, call: Call, id: int | None = None
     ) -> tuple[int, bytes]:
         """Run a method; return (HTTP status, encoded answer). Never raises."""
+        label = method if method in self.handlers else "unknown"
+        started = time.perf_counter()
         try:
             result = await self._call(method, params, call)
         except ChaparError as e:
-            return e.code, encode_error(error_body(e), id)
+            status, answer = e.code, encode_error(error_body(e), id)
         except Exception:
             log.exception("method_failed", method=method)
-            return 500, encode_error(INTERNAL, id)
-        return 200, encode_ok(result, id)
+            status, answer = 500, encode_error(INTERNAL, id)
+        else:
+            status, answer = 200, encode_ok(result, id)
+        outcome = "ok" if status == 200 else "client_error" if status < 500 else "server_error"
+        metrics.API_REQUESTS.labels(label, call.door, outcome).inc()
+        metrics.API_SECONDS.labels(label).observe(time.perf_counter() - started)
+        return status, answer
 
     async def _call(self, method: str, params: bytes, call: Call) -> Any:
         spec = m.METHODS.get(method)

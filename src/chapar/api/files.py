@@ -3,6 +3,8 @@
     PUT /api/files/<file_id>/parts/<n>[?total=N]     body: the part's bytes (<= 512 KiB)
     GET /api/media/p/<msg_id>[?thumb=s|m|x]          a file of the caller's private box
     GET /api/media/c/<chat_id>/<msg_id>[?thumb=...]  a file of a group or channel post
+    GET /api/cdn/<file_id>/<n>?token=<edge token>    an encrypted part as stored (for edges)
+    GET /api/cdn/key                                 the public key edges check tokens with
 
 Downloads take the bearer token, or uid/exp/sig from messages.getMediaUrl (for <img>).
 """
@@ -42,6 +44,8 @@ class FileRoutes:
         app.router.add_put("/api/files/{file_id}/parts/{n}", self.put_part)
         app.router.add_get("/api/media/p/{msg_id}", self.get_private)
         app.router.add_get("/api/media/c/{chat_id}/{msg_id}", self.get_chat)
+        app.router.add_get("/api/cdn/key", self.cdn_key)
+        app.router.add_get("/api/cdn/{file_id}/{n}", self.cdn_part)
 
     async def put_part(self, request: web.Request) -> web.Response:
         try:
@@ -60,6 +64,24 @@ class FileRoutes:
         except web.HTTPRequestEntityTooLarge:
             return error_response(BadRequest("FILE_PART_TOO_BIG", "a part holds at most 512 KiB"))
         return web.Response(body=encode_ok(True), content_type="application/json")
+
+    async def cdn_key(self, request: web.Request) -> web.Response:
+        key = await self.media.cdn_public_key()
+        return web.Response(body=encode_ok({"public_key": key}), content_type="application/json")
+
+    async def cdn_part(self, request: web.Request) -> web.Response:
+        """An encrypted part exactly as stored: what an edge caches (docs/media.md)."""
+        try:
+            file_id = _int(request.match_info["file_id"], "file_id", 1)
+            n = _int(request.match_info["n"], "part number", 0, 10**9)
+            data = await self.media.cdn_part(file_id, n, request.query.get("token", ""))
+        except ChaparError as e:
+            return error_response(e)
+        return web.Response(
+            body=data,
+            content_type="application/octet-stream",
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
 
     async def get_private(self, request: web.Request) -> web.StreamResponse:
         return await self._download(request, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import prometheus_client
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -62,6 +63,7 @@ class Routes:
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/api/openapi.json", self.openapi_json)
         app.router.add_get("/api/docs", self.api_docs)
         app.router.add_get("/api/ws", self.websocket)
@@ -73,6 +75,12 @@ class Routes:
     async def readyz(self, request: web.Request) -> web.Response:
         ok = await self.store.ping()
         return web.json_response({"ok": ok, "store": ok}, status=200 if ok else 503)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        body = prometheus_client.generate_latest()
+        return web.Response(
+            body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST}
+        )
 
     async def openapi_json(self, request: web.Request) -> web.Response:
         return web.json_response(self.openapi)

@@ -149,10 +149,9 @@ IDEMPOTENT_METHODS = frozenset(
         "messages.setTyping",
         "account.updateProfile",
         "contacts.importContacts",
-        "auth.sendCode",
     }
 )
-_READ_PREFIXES = ("get", "resolve")
+_READ_PREFIXES = ("get", "resolve", "search")
 
 
 def is_repeatable(method: str, params: Mapping[str, Any]) -> bool:

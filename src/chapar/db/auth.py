@@ -51,9 +51,7 @@ _CODE_COLS = (
 
 def latest_code_at(tx: Tx, phone: str) -> int | None:
     """When the number's outstanding code last went out (the resend cooldown runs from it)."""
-    row = tx.fetchone(
-        "SELECT MAX(sent_at) FROM login_codes WHERE phone = ? AND used = 0", (phone,)
-    )
+    row = tx.fetchone("SELECT MAX(sent_at) FROM login_codes WHERE phone = ? AND used = 0", (phone,))
     return int(row[0]) if row and row[0] is not None else None
 
 
@@ -165,9 +163,7 @@ def list_sessions(tx: Tx, user_id: int) -> list[tuple[int, str, str, str, int, i
 
 
 def session_ids(tx: Tx, user_id: int) -> list[int]:
-    return [
-        int(r[0]) for r in tx.fetchall("SELECT id FROM sessions WHERE user_id = ?", (user_id,))
-    ]
+    return [int(r[0]) for r in tx.fetchall("SELECT id FROM sessions WHERE user_id = ?", (user_id,))]
 
 
 def delete_session(tx: Tx, user_id: int, session_id: int) -> bool:
@@ -343,6 +339,22 @@ def _orphaned_docs(tx: Tx, user_id: int) -> list[int]:
         elif peer_msg_id is not None:
             docs.append(search.private_doc(int(peer_id), int(peer_msg_id)))
     return docs
+
+
+def chat_roles(tx: Tx, user_id: int) -> list[tuple[int, str]]:
+    """Every chat the user has a row in (members, admins, creator, banned)."""
+    rows = tx.fetchall("SELECT chat_id, role FROM chat_members WHERE user_id = ?", (user_id,))
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def heir_of(tx: Tx, chat_id: int) -> int | None:
+    """Who takes over a chat whose creator is gone: its longest-serving admin."""
+    r = tx.fetchone(
+        "SELECT user_id FROM chat_members WHERE chat_id = ? AND role = 'admin'"
+        " ORDER BY joined_at, user_id LIMIT 1",
+        (chat_id,),
+    )
+    return int(r[0]) if r else None
 
 
 def is_active(tx: Tx, user_id: int) -> bool:

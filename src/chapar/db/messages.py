@@ -114,10 +114,11 @@ def get_many(tx: Tx, owner_id: int, ids: list[int]) -> list[MessageRow]:
 
 
 def allocate(tx: Tx, user_id: int) -> tuple[int, int]:
-    """Take the user's next pts and next message id in one statement."""
+    """Take the user's next pts and next message id in one statement. Deleted accounts
+    and the system account (users.kind) have no box to write to."""
     r = tx.fetchone(
-        "UPDATE users SET pts = pts + 1, last_msg_id = last_msg_id + 1 WHERE id = ?"
-        " RETURNING pts, last_msg_id",
+        "UPDATE users SET pts = pts + 1, last_msg_id = last_msg_id + 1"
+        " WHERE id = ? AND kind = 'user' RETURNING pts, last_msg_id",
         (user_id,),
     )
     if r is None:  # the caller's savepoint undoes whatever it did before

@@ -248,8 +248,35 @@ class GetMediaUrl(Params):
     peer: Peer
     msg_id: Id
     thumb: Literal["s", "m", "x"] | None = None
+    # The caller can fetch from a CDN edge and decrypt (client/cdn.py does): a file the
+    # origin puts on the edges is then answered with ``cdn`` as well (Telegram's
+    # upload.getFile with cdn_supported, answered by upload.fileCdnRedirect).
+    cdn_supported: bool = False
 
 
-class MediaUrl(msgspec.Struct):
+class CdnRedirect(msgspec.Struct, kw_only=True):
+    """Where and how to fetch a file from a CDN edge, which holds only its ciphertext.
+
+    GET ``<edge_url>/cdn/<file_id>/<n>?token=<token>`` for n in 0..len(part_hashes)-1
+    returns encrypted part n; check its SHA-256 against ``part_hashes[n]`` (an edge may be
+    hostile), then decrypt with AES-256-CTR under ``key`` and ``iv`` (hex) at offset
+    n * part_size (chapar.protocol.filecrypt). On a mismatch, fetch the same path from the
+    origin: ``/api/cdn/<file_id>/<n>?token=<token>``.
+    """
+
+    edge_url: str
+    file_id: int
+    token: str
+    expires: int
+    key: str
+    iv: str
+    size: int
+    mime_type: str
+    part_size: int
+    part_hashes: list[str]
+
+
+class MediaUrl(msgspec.Struct, omit_defaults=True):
     url: str
     expires: int
+    cdn: CdnRedirect | None = None

@@ -4,6 +4,7 @@ per-user writes are mentions and read positions, which go to the users' own logs
 
 from __future__ import annotations
 
+from chapar import metrics
 from chapar.db import chats as db
 from chapar.db import log, search
 from chapar.db import users as users_db
@@ -126,7 +127,9 @@ class ChatMessagesService:
                 tx, ctx.user_id, chat_id, body, p.random_id, p.reply_to, None, now, pushes
             )
 
-        return await self.chats.write(fn)
+        result = await self.chats.write(fn)
+        metrics.MESSAGES.labels("chat").inc()
+        return result
 
     async def history(self, ctx: AuthContext, chat_id: int, p: m.GetHistory) -> m.History:
         me, now = ctx.user_id, self.d.now()

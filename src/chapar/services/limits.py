@@ -27,11 +27,9 @@ A breach is ``429 FLOOD_WAIT`` with ``retry_after``. Why each key:
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import math
 import re
-from dataclasses import dataclass
 
 from chapar.errors import FloodWait
 from chapar.ports.limiter import Limit, RateLimiter
@@ -44,9 +42,9 @@ _UNITS = {"": 1, "s": 1, "m": MINUTE, "h": HOUR, "d": DAY}
 _SPEC = re.compile(r"^(\d+)/(\d+)([smhd]?)$")
 
 
-@dataclass(frozen=True)
 class Limits:
-    """The rules and their defaults; each field's name is its limit's name."""
+    """The rules with their defaults (class attributes, each named as its limit) and, on
+    an instance, the operator's overrides."""
 
     # auth.sendCode and auth.resendCode, whatever the delivery
     send_code_per_phone: Limit = Limit("send_code_per_phone", 5, HOUR)
@@ -61,18 +59,22 @@ class Limits:
     # two-step verification: every password check of one account, wherever it comes from
     check_password_per_user: Limit = Limit("check_password_per_user", 5, 15 * MINUTE)
     check_password_per_user_day: Limit = Limit("check_password_per_user_day", 20, DAY)
+    # setting or changing the password (each one costs an argon2 hash)
+    update_password_per_user: Limit = Limit("update_password_per_user", 10, HOUR)
     # recovery and confirmation emails sent, and their codes checked
     email_per_user: Limit = Limit("email_per_user", 5, DAY)
     check_email_code_per_user: Limit = Limit("check_email_code_per_user", 10, HOUR)
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            if getattr(self, f.name).name != f.name:
-                raise ValueError(f"limit field {f.name} must carry the name {f.name!r}")
+    def __init__(self, **overrides: Limit) -> None:
+        known = self.names()
+        for name, limit in overrides.items():
+            if name not in known or limit.name != name:
+                raise ValueError(f"limits: {name!r} is no limit of this table")
+            setattr(self, name, limit)
 
     @classmethod
     def names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
+        return [k for k, v in vars(cls).items() if isinstance(v, Limit)]
 
     @classmethod
     def from_settings(cls, spec: str) -> Limits:
@@ -90,7 +92,17 @@ class Limits:
                 raise ValueError(f"limits: {part!r} is not name=amount/period (e.g. 5/1h)")
             amount, per = int(found[1]), int(found[2]) * _UNITS[found[3]]
             overrides[name] = Limit(name, amount, per)  # validates amount and period
-        return dataclasses.replace(cls(), **overrides)  # type: ignore[arg-type]
+        return cls(**overrides)
+
+
+def blocked_prefixes(raw: str) -> tuple[str, ...]:
+    """The setting ``blocked_phone_prefixes`` ("+99988, +88213"): number ranges that never
+    get codes (premium-rate and satellite ranges, the usual targets of SMS pumping)."""
+    found = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for p in found:
+        if not (p.startswith("+") and p[1:].isdigit() and 1 <= len(p) - 1 <= 15):
+            raise ValueError(f"blocked_phone_prefixes: {p!r} is not an E.164 prefix like +99988")
+    return found
 
 
 def ip_key(ip: str) -> str:
@@ -124,7 +136,8 @@ def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 class LimitGuard:
-    """The services' door to the limiter: spend a budget or raise ``FloodWait``.
+    """The services' door to the abuse policy: the limits (spend a budget or raise
+    ``FloodWait``) and the number ranges that get no codes at all.
 
     Several rules are spent in order and the first breach stops the rest; what the earlier
     ones counted stays counted, which errs on the side of refusing an abuser sooner.
@@ -132,9 +145,10 @@ class LimitGuard:
     so it fails closed.
     """
 
-    def __init__(self, limiter: RateLimiter, limits: Limits) -> None:
+    def __init__(self, limiter: RateLimiter, limits: Limits, blocked: tuple[str, ...] = ()) -> None:
         self.limiter = limiter
         self.limits = limits
+        self.blocked = blocked
 
     async def spend(self, *rules: tuple[Limit, str]) -> None:
         for limit, key in rules:

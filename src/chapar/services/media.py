@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import msgspec
 import structlog
 
+from chapar.config import Settings
 from chapar.db import chats as chats_db
 from chapar.db import media as db
 from chapar.db import messages as msgs_db
 from chapar.db import users as users_db
 from chapar.domain import images
+from chapar.edge.token import TokenError, TokenSigner, TokenVerifier
 from chapar.errors import BadRequest, FloodWait, Forbidden, NotFound, PayloadTooLarge, Unauthorized
 from chapar.ports.blobs import BlobStore
 from chapar.ports.store import Tx
@@ -60,12 +62,40 @@ def infer_kind(mime: str) -> MediaKind:
     return "document"
 
 
+def goes_to_edges(s: Settings, chat: chats_db.ChatRow | None) -> bool:
+    """The origin's CDN policy: whether a file seen in this chat is served through edges.
+
+    By default only posts of public broadcast channels with many subscribers: that is where
+    one file meets many downloaders and an edge saves the origin most, and where nothing
+    private is at stake (anyone may read a public channel). "all" puts every file on the
+    edges, which the tests use; it stays safe because edges only ever see ciphertext."""
+    if not s.cdn_edges or s.cdn_policy == "off":
+        return False
+    if s.cdn_policy == "all":
+        return True
+    return (
+        chat is not None
+        and chat.broadcast
+        and chat.username is not None
+        and chat.members_count >= s.cdn_min_subscribers
+    )
+
+
+def pick_edge(edges: str, file_id: int) -> str:
+    """Rendezvous hashing: each file has one edge (its cache is not split across edges),
+    and adding or removing an edge moves only that edge's share of files."""
+    urls = [u.strip().rstrip("/") for u in edges.split(",") if u.strip()]
+    return max(urls, key=lambda u: hashlib.sha256(f"{u}|{file_id}".encode()).digest())
+
+
 @dataclass(frozen=True)
 class Located:
     """A file a viewer may read, found through the message that carries it."""
 
     file: db.StoredFile
     name: str | None
+    # The group or channel the message is in (None: a private chat), for the CDN policy.
+    chat: chats_db.ChatRow | None = None
 
 
 class MediaService:
@@ -75,6 +105,8 @@ class MediaService:
         self.blobs = blobs
         self.chat = chat
         self._url_key: bytes | None = None
+        self._cdn_signer: TokenSigner | None = None
+        self._cdn_verifier: TokenVerifier | None = None
 
     # -- upload -----------------------------------------------------------------------------
     async def save_part(
@@ -174,7 +206,8 @@ class MediaService:
                 chat = chats_db.get(tx, p.peer.chat_id)
                 if row is None or chat is None:
                     return None
-                return m.SentMessage(message=row.to_wire(me, None, chat.broadcast), pts=chat.pts)
+                pts = chats_db.post_pts(tx, chat.id, row.id) or chat.pts  # the post's own pts
+                return m.SentMessage(message=row.to_wire(me, None, chat.broadcast), pts=pts)
             first = msgs_db.by_random_id(tx, me, p.random_id)
             return m.SentMessage(message=first.to_wire(), pts=first.pts) if first else None
 
@@ -312,11 +345,12 @@ class MediaService:
 
         def read(tx: Tx) -> Located:
             media_json: str | None
+            chat = None
             if chat_id is None:
                 row = msgs_db.get(tx, user_id, msg_id)
                 media_json = row.media if row else None
             else:
-                load_visible(tx, chat_id, user_id, now)
+                chat, _ = load_visible(tx, chat_id, user_id, now)
                 crow = chats_db.get_message(tx, chat_id, msg_id)
                 media_json = crow.media if crow else None
             if not media_json:
@@ -331,7 +365,7 @@ class MediaService:
             stored = db.get_file(tx, fid)
             if stored is None:
                 raise NotFound("MEDIA_NOT_FOUND", "the file is gone")
-            return Located(stored, media.name if thumb is None else None)
+            return Located(stored, media.name if thumb is None else None, chat)
 
         return await self.d.store.read(read)
 
@@ -357,14 +391,64 @@ class MediaService:
 
     async def signed_url(self, ctx: AuthContext, p: cm.GetMediaUrl) -> cm.MediaUrl:
         chat_id = p.peer.chat_id
-        await self.locate(ctx.user_id, chat_id, p.msg_id, p.thumb)  # may the user see it at all?
+        found = await self.locate(ctx.user_id, chat_id, p.msg_id, p.thumb)  # may the user see it?
         path = f"/api/media/c/{chat_id}/{p.msg_id}" if chat_id else f"/api/media/p/{p.msg_id}"
         exp = self.d.now() + self.s.media_url_ttl_seconds
         thumb = f"&thumb={p.thumb}" if p.thumb else ""
         sig = self._sign(
             await self._key(), ctx.user_id, path + (f"?thumb={p.thumb}" if p.thumb else ""), exp
         )
-        return cm.MediaUrl(url=f"{path}?uid={ctx.user_id}&exp={exp}&sig={sig}{thumb}", expires=exp)
+        url = f"{path}?uid={ctx.user_id}&exp={exp}&sig={sig}{thumb}"
+        cdn = None
+        if p.cdn_supported and goes_to_edges(self.s, found.chat):
+            cdn = await self.cdn_redirect(found.file)
+        return cm.MediaUrl(url=url, expires=exp, cdn=cdn)
+
+    # -- CDN edges (docs/media.md) --------------------------------------------------------------
+    async def _signer(self) -> TokenSigner:
+        if self._cdn_signer is None:
+            seed = await self.d.store.write(lambda tx: db.secret(tx, "cdn"))
+            self._cdn_signer = TokenSigner(seed)
+            self._cdn_verifier = TokenVerifier(self._cdn_signer.public_key)
+        return self._cdn_signer
+
+    async def cdn_public_key(self) -> str:
+        """The key edges check tokens with (public: it cannot make tokens)."""
+        return (await self._signer()).public_key.hex()
+
+    async def cdn_redirect(self, f: db.StoredFile) -> cm.CdnRedirect:
+        """Telegram's upload.fileCdnRedirect: the edge, a token for it, and what the client
+        needs to check and decrypt what the edge sends (the key goes to the client only)."""
+        exp = self.d.now() + self.s.cdn_token_ttl_seconds
+        return cm.CdnRedirect(
+            edge_url=pick_edge(self.s.cdn_edges, f.id),
+            file_id=f.id,
+            token=(await self._signer()).sign(f.id, exp),
+            expires=exp,
+            key=f.enc_key.hex(),
+            iv=f.enc_iv.hex(),
+            size=f.size,
+            mime_type=f.mime_type,
+            part_size=filecrypt.PART_SIZE,
+            part_hashes=f.part_hashes,
+        )
+
+    async def cdn_part(self, file_id: int, n: int, token: str) -> bytes:
+        """An encrypted part as stored, for an edge (or a client whose edge lied)."""
+        await self._signer()
+        assert self._cdn_verifier is not None
+        try:
+            self._cdn_verifier.verify(token, file_id, self.d.now())
+        except TokenError as e:
+            if e.expired:
+                raise Unauthorized("CDN_TOKEN_EXPIRED", str(e)) from None
+            raise Forbidden("CDN_TOKEN_INVALID", str(e)) from None
+        data = await self.blobs.get(file_key(file_id, n))
+        if data is None:
+            raise NotFound("CDN_PART_NOT_FOUND", "this file has no such part")
+        # One line per part pulled by an edge: the origin-side record of CDN offload.
+        log.info("cdn part served", file_id=file_id, n=n, bytes=len(data))
+        return data
 
     async def check_signature(
         self, path: str, thumb: str | None, uid: int, exp: int, sig: str

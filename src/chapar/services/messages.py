@@ -6,6 +6,7 @@ then pushed (Deps.push). See docs/architecture.md, "Delivery".
 
 from __future__ import annotations
 
+from chapar import metrics
 from chapar.db import chats as chats_db
 from chapar.db import log, search
 from chapar.db import messages as db
@@ -124,7 +125,9 @@ class MessagesService:
         def write(tx: Tx, pushes: log.Pushes, moves: Moves) -> m.SentMessage:
             return post_private(tx, me, peer, body, p.random_id, p.reply_to, None, now, pushes)
 
-        return await self.d.transact(write)
+        result = await self.d.transact(write)
+        metrics.MESSAGES.labels("private").inc()
+        return result
 
     async def edit(self, ctx: AuthContext, p: m.EditMessage) -> m.SentMessage:
         if p.peer.chat_id is not None and p.peer.user_id is None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import re
 
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from chapar.errors import BadRequest
+from chapar.errors import BadRequest, Unavailable
+from chapar.ports.mail import Mailer
 
+log = structlog.get_logger(__name__)
 _hasher = PasswordHasher()
 # Deliberately loose (RFC 5322 is not worth parsing): one @, a dot in the domain, no
 # spaces. The confirmation code proves the address works.
@@ -53,3 +56,11 @@ def email_pattern(email: str) -> str:
     local, _, domain = email.partition("@")
     host, dot, tld = domain.rpartition(".")
     return f"{local[:1]}***@{host[:1]}***{dot}{tld}"
+
+
+async def send_mail(mailer: Mailer, to: str, subject: str, text: str) -> None:
+    try:
+        await mailer.send(to, subject, text)
+    except Exception as e:
+        log.error("mail_send_failed", error=str(e))
+        raise Unavailable("EMAIL_SEND_FAILED", "the email could not be sent; retry") from e

@@ -16,7 +16,6 @@ from chapar.protocol.types import State, Update
 from chapar.services.auth import AuthContext
 from chapar.services.deps import Deps, user_topic
 
-
 RECHECK_SECONDS = 5.0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chapar.db import chats as chats_db
 from chapar.db import log
 from chapar.db import users as db
 from chapar.domain import phone as phones
@@ -73,11 +74,12 @@ class UsersService:
         key = text.username_key(p.username)
         me = ctx.user_id
 
-        def check(tx: Tx) -> int | None:
-            return db.id_by_username(tx, key)
+        def taken(tx: Tx) -> bool:
+            # Users, groups and channels share one namespace of usernames, as in Telegram.
+            owner = db.id_by_username(tx, key)
+            return (owner is not None and owner != me) or chats_db.by_username(tx, key) is not None
 
-        owner = await self.d.store.read(check)
-        if owner is not None and owner != me:
+        if await self.d.store.read(taken):
             raise BadRequest("USERNAME_OCCUPIED", "this username is taken")
         try:
             return await self._change_self(

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -25,7 +26,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 import structlog
 
-from chapar.adapters.group_commit import Job, JobQueue, Outcome, settle_threadsafe
+from chapar import metrics
+from chapar.adapters.group_commit import Job, JobQueue, Outcome, observe, settle_threadsafe
 from chapar.db.migrate import apply_migrations
 from chapar.errors import ChaparError, Conflict, Unavailable
 from chapar.ports.store import Params, Row
@@ -100,6 +102,7 @@ class PostgresStore:
         log.info("store_opened", engine="postgresql", migrations_applied=applied)
         self._writer = threading.Thread(target=self._write_loop, name="pg-writer", daemon=True)
         self._writer.start()
+        metrics.STORE_QUEUE.labels("postgresql").set_function(self._queue.qsize)
 
     async def write(self, fn: Callable[[PgTx], T]) -> T:
         if self._closed or self._loop is None:
@@ -118,6 +121,7 @@ class PostgresStore:
             except psycopg.OperationalError as e:
                 # The server went away or restarted: fail this batch fast with a retryable
                 # error and reconnect for the next one.
+                metrics.STORE_ERRORS.labels("postgresql").inc()
                 log.error("pg_write_failed", error=str(e))
                 err = Unavailable("STORE_UNAVAILABLE", "the database is unreachable; retry")
                 self._settle([(fut, None, err) for _, fut in batch])
@@ -130,6 +134,7 @@ class PostgresStore:
 
     def _run_batch(self, conn: psycopg.Connection[Any], batch: list[Job]) -> None:
         outcomes: list[Outcome] = []
+        started = time.perf_counter()
         with conn.cursor() as cur:
             tx = PgTx(cur)
             cur.execute("BEGIN")
@@ -152,9 +157,11 @@ class PostgresStore:
                         cur.execute("RELEASE SAVEPOINT op")
                         outcomes.append((fut, result, None))
                 cur.execute("COMMIT")
+                observe("postgresql", started, len(batch))
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as e:
+                metrics.STORE_ERRORS.labels("postgresql").inc()
                 log.error("pg_commit_failed", error=str(e))
                 with contextlib.suppress(psycopg.Error):
                     cur.execute("ROLLBACK")

@@ -62,6 +62,11 @@ def _url(v: str) -> str:
     return quote(v, safe="")
 
 
+def _text(v: object) -> str:
+    """A JSON value as the settings write it: strings bare, the rest as JSON (true, 1)."""
+    return v if isinstance(v, str) else json.dumps(v)
+
+
 class GenericHttpSms(HttpProvider):
     def __init__(self, cfg: HttpConfig) -> None:
         super().__init__(cfg.name, frozenset(cfg.kinds), cfg.timeout_seconds)
@@ -81,7 +86,9 @@ class GenericHttpSms(HttpProvider):
             content = body.encode()
             headers.setdefault("Content-Type", c.content_type)
         async with translated(self.name):
-            r = await self.client.request(c.method, url, headers=headers, content=content, data=data)
+            r = await self.client.request(
+                c.method, url, headers=headers, content=content, data=data
+            )
         if r.status_code not in c.success_status:
             raise SmsSendError(
                 "HTTP_STATUS",
@@ -91,7 +98,7 @@ class GenericHttpSms(HttpProvider):
         if c.success_contains and c.success_contains not in r.text:
             raise SmsSendError("REFUSED", f"{self.name}: {r.text[:200]!r}")
         answer = json_answer(r, self.name) if c.success_path or c.id_path else None
-        if c.success_path and str(dig(answer, c.success_path)) != c.success_value:
+        if c.success_path and _text(dig(answer, c.success_path)) != c.success_value:
             raise SmsSendError(
                 "REFUSED", f"{self.name}: {c.success_path} = {dig(answer, c.success_path)!r}"
             )

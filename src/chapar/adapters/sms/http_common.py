@@ -25,9 +25,7 @@ TIMEOUT_MARGIN = 1.0
 
 
 class HttpProvider(Provider):
-    def __init__(
-        self, name: str, kinds: frozenset[Kind], timeout: float, **client: object
-    ) -> None:
+    def __init__(self, name: str, kinds: frozenset[Kind], timeout: float, **client: object) -> None:
         super().__init__(name, kinds)
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout + TIMEOUT_MARGIN),

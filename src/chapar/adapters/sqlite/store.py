@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import TypeVar
 
 import structlog
 
-from chapar.adapters.group_commit import Job, JobQueue, Outcome, settle_threadsafe
+from chapar import metrics
+from chapar.adapters.group_commit import Job, JobQueue, Outcome, observe, settle_threadsafe
 from chapar.db.migrate import apply_migrations
 from chapar.errors import ChaparError, Conflict, Unavailable
 from chapar.ports.store import Params, Row
@@ -88,6 +90,7 @@ class SqliteStore:
             target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
         )
         self._writer.start()
+        metrics.STORE_QUEUE.labels("sqlite").set_function(self._queue.qsize)
 
     # -- writes -------------------------------------------------------------------------
     async def write(self, fn: Callable[[SqliteTx], T]) -> T:
@@ -106,6 +109,7 @@ class SqliteStore:
     def _run_batch(self, conn: sqlite3.Connection, tx: SqliteTx, batch: list[Job]) -> None:
         cur = tx._cur
         outcomes: list[Outcome] = []
+        started = time.perf_counter()
         try:
             cur.execute("BEGIN IMMEDIATE")
             for fn, fut in batch:
@@ -120,7 +124,9 @@ class SqliteStore:
                     cur.execute("RELEASE op")
                     outcomes.append((fut, result, None))
             cur.execute("COMMIT")
+            observe("sqlite", started, len(batch))
         except sqlite3.Error as e:
+            metrics.STORE_ERRORS.labels("sqlite").inc()
             log.error("sqlite_commit_failed", error=str(e))
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
