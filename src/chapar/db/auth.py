@@ -112,11 +112,13 @@ def mark_used(tx: Tx, hash_: str) -> None:
     tx.execute("UPDATE login_codes SET used = 1 WHERE hash = ?", (hash_,))
 
 
-def mark_verified(tx: Tx, hash_: str, expires_at: int) -> None:
-    """The code was right and the account has a password: the request now waits for it
-    (and lives on for another code lifetime, so typing the password has time)."""
+def mark_verified(tx: Tx, hash_: str, until: int) -> None:
+    """The code was right and the account has a password: the request now waits for it,
+    and lives at least ``until`` (time to type the password, or to get a recovery email)."""
     tx.execute(
-        "UPDATE login_codes SET verified = 1, expires_at = ? WHERE hash = ?", (expires_at, hash_)
+        "UPDATE login_codes SET verified = 1,"
+        " expires_at = CASE WHEN expires_at > ? THEN expires_at ELSE ? END WHERE hash = ?",
+        (until, until, hash_),
     )
 
 

@@ -274,24 +274,14 @@ def read_after(tx: Tx, chat_id: int, pts: int, limit: int) -> list[tuple[int, st
 
 
 def post_pts(tx: Tx, chat_id: int, msg_id: int) -> int | None:
-    """The pts at which a message was posted, for answering a retried send.
-
-    chat_messages keeps no pts, so this finds the message's updateNewChannelMessage in the
-    log: a post takes the next pts and the next id together, so its pts is at least its id
-    (the scan starts there). The prefix is how msgspec encodes that update (tag first).
-    TODO: store the pts on the message row and drop this scan."""
-    prefix = f'{{"type":"updateNewChannelMessage","chat_id":{chat_id},"message":{{"id":{msg_id},'
-    r = tx.fetchone(
-        "SELECT pts FROM chat_updates WHERE chat_id = ? AND pts >= ? AND data LIKE ?"
-        " ORDER BY pts LIMIT 1",
-        (chat_id, msg_id, prefix + "%"),
-    )
-    return int(r[0]) if r else None
+    """The pts at which a message was posted, for answering a retried send."""
+    r = tx.fetchone("SELECT pts FROM chat_messages WHERE chat_id = ? AND id = ?", (chat_id, msg_id))
+    return int(r[0]) if r and r[0] else None
 
 
 MSG_COLS = (
     "chat_id, id, from_id, text, date, edit_date, reply_to_id, fwd_from, action, post_author, views,"
-    " media"
+    " media, pts"
 )
 
 
@@ -309,6 +299,7 @@ class ChatMessageRow:
     post_author: str | None
     views: int
     media: str | None = None  # JSON of Media, without URLs
+    pts: int = 0  # where the post entered the chat's log
 
     def to_wire(
         self,
@@ -337,15 +328,15 @@ class ChatMessageRow:
 def _msg(r: Row) -> ChatMessageRow:
     return ChatMessageRow(
         int(r[0]), int(r[1]), int(r[2]), r[3], int(r[4]), r[5], r[6], r[7], r[8], r[9], int(r[10]),
-        r[11],
+        r[11], int(r[12]),
     )  # fmt: skip
 
 
 def insert_message(tx: Tx, m: ChatMessageRow, random_id: int | None) -> None:
     tx.execute(
         "INSERT INTO chat_messages (chat_id, id, from_id, text, date, edit_date, reply_to_id,"
-        " random_id, fwd_from, action, post_author, views, media)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " random_id, fwd_from, action, post_author, views, media, pts)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             m.chat_id,
             m.id,
@@ -360,6 +351,7 @@ def insert_message(tx: Tx, m: ChatMessageRow, random_id: int | None) -> None:
             m.post_author,
             m.views,
             m.media,
+            m.pts,
         ),
     )
 

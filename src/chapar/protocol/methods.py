@@ -181,9 +181,12 @@ class ResolveUsername(Params):
     username: Str64
 
 
-class ResolvedPeer(msgspec.Struct):
+class ResolvedPeer(msgspec.Struct, omit_defaults=True):
+    """A user, or a public group or channel (usernames are one namespace)."""
+
     peer: Peer
-    user: User
+    user: User | None = None
+    chat: Chat | None = None
 
 
 class InputContact(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

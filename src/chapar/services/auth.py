@@ -416,11 +416,13 @@ class AuthService:
             raise BadRequest("PASSWORD_RECOVERY_NA", "no confirmed recovery email is set")
         await self.guard.spend((self.limits.email_per_user, str(uid)))
         code, salt = self.d.random.digits(CODE_DIGITS), self.d.random.token(16)
-        await self.d.store.write(
-            lambda tx: db.put_email_code(
-                tx, uid, "recover", pw.email, salt, code, now + EMAIL_CODE_TTL
-            )
-        )
+
+        def write(tx: Tx) -> None:
+            db.put_email_code(tx, uid, "recover", pw.email, salt, code, now + EMAIL_CODE_TTL)
+            # The pending sign-in waits as long as the email code is good.
+            db.mark_verified(tx, p.phone_code_hash, now + EMAIL_CODE_TTL)
+
+        await self.d.store.write(write)
         await passwords.send_mail(
             self.mailer,
             pw.email,

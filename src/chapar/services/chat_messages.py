@@ -94,6 +94,7 @@ class ChatMessagesService:
             author,
             0,
             media,
+            pts,
         )
         db.insert_message(tx, row, random_id)
         search.index(tx, [f"c{chat_id}"], search.chat_doc(chat_id, msg_id), text)

@@ -101,7 +101,7 @@ def post_service(
     pts, msg_id = db.allocate_message(tx, chat.id, now)
     action_json = db.encode_json(action)
     row = db.ChatMessageRow(
-        chat.id, msg_id, from_id, "", now, None, None, None, action_json, None, 0
+        chat.id, msg_id, from_id, "", now, None, None, None, action_json, None, 0, None, pts
     )
     db.insert_message(tx, row, None)
     upd = UpdateNewChannelMessage(chat.id, row.to_wire(broadcast=chat.broadcast), pts)

@@ -34,7 +34,7 @@ from chapar.protocol import methods as m
 from chapar.protocol.types import Media, MediaKind, PhotoSize
 from chapar.services.auth import AuthContext
 from chapar.services.chat_messages import ChatMessagesService
-from chapar.services.chats import load_visible
+from chapar.services.chats import load_member, load_visible
 from chapar.services.deps import Deps
 from chapar.services.messages import post_private
 
@@ -225,6 +225,7 @@ class MediaService:
         first = await self._first_result(me, p)
         if first is not None:  # a retry: the first result, nothing new
             return first
+        await self._check_may_post(me, p, now)  # before any work, so a refusal stores nothing
         f = p.file
 
         def read_upload(tx: Tx) -> tuple[db.Upload | None, dict[int, int]]:
@@ -282,6 +283,17 @@ class MediaService:
         result = await self.chat.chats.write(write)
         await self.blobs.delete([upload_key(me, f.id, i) for i in range(f.parts)])
         return result
+
+    async def _check_may_post(self, me: int, p: cm.SendMedia, now: int) -> None:
+        def read(tx: Tx) -> None:
+            if p.peer.chat_id is not None:
+                chat, member = load_member(tx, p.peer.chat_id, me, now)
+                if not member.may_post(chat.broadcast, now):
+                    raise Forbidden("CHAT_WRITE_FORBIDDEN", "you may not post in this chat")
+            elif p.peer.user_id is not None and not users_db.exists(tx, p.peer.user_id):
+                raise BadRequest("PEER_ID_INVALID", "no such user")
+
+        await self.d.store.read(read)
 
     async def _make_media(
         self,

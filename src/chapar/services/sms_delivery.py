@@ -8,7 +8,10 @@ runs out) and hands each to a provider picked by the router (services/sms_router
 
 A send that errors or does not answer within the provider's ``timeout_seconds`` goes at
 once to the next provider of the route, in the same task: failover costs one timeout at
-most, and an open circuit (services/sms_health.py) costs nothing. An accepted SMS whose
+most, and an open circuit (services/sms_health.py) costs nothing. When a circuit opens, the
+sends still waiting on that provider are cut short and move on too, so a provider that
+starts hanging delays the messages in flight by the time it takes to trip, not each by a
+full timeout. An accepted SMS whose
 delivery report does not come within ``report_timeout_seconds``, or whose report says it
 was not delivered, is sent again through the next provider too. When every provider of the
 route failed, the message waits ``retry_seconds`` and the route is tried again, for at most
@@ -53,7 +56,7 @@ from chapar.ports.sms_provider import (
 )
 from chapar.ports.store import Store, Tx
 from chapar.services import sms_metrics as metrics
-from chapar.services.sms_health import CircuitBreaker
+from chapar.services.sms_health import Circuit, CircuitBreaker
 from chapar.services.sms_router import (
     NoRoute,
     Pick,
@@ -118,6 +121,10 @@ class SmsDelivery:
             (max((p.timeout for p in self.policies.values()), default=5) + 10) * 1000
         )
         self._wake = asyncio.Event()
+        # The deadlines of the sends in flight, per provider: when a provider's circuit
+        # opens, they are all brought forward to now, so the messages stuck on it move to
+        # the next provider at once instead of each waiting for its own timeout.
+        self._deadlines: dict[str, set[asyncio.Timeout]] = {n: set() for n in self.providers}
         self._inflight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -193,7 +200,7 @@ class SmsDelivery:
             if effect == "finished":
                 metrics.FINISHED.labels(kind, "delivered").inc()
         else:
-            self.health(provider).failure()
+            self._failed(provider)
             metrics.SENDS.labels(provider, kind, "undelivered").inc()
         if effect == "requeued":
             self._wake.set()
@@ -338,7 +345,7 @@ class SmsDelivery:
         m.last_error = f"{provider}: no delivery report"
         if provider in self.providers:
             metrics.SENDS.labels(provider, m.kind, "no_report").inc()
-            self.health(provider).failure()
+            self._failed(provider)
         log.warning("sms_no_report", message_id=m.id, provider=provider)
         return True
 
@@ -350,9 +357,14 @@ class SmsDelivery:
         started, t0 = self._now(), time.perf_counter()
         msg = OutgoingSms(m.id, m.phone, m.body, m.kind, m.code, m.attempts)
         outcome, error, fault, provider_id = "accepted", "", False, ""
+        deadlines = self._deadlines[name]
         try:
-            async with asyncio.timeout(policy.timeout):
-                provider_id = (await provider.submit(msg)).provider_id
+            async with asyncio.timeout(policy.timeout) as deadline:
+                deadlines.add(deadline)
+                try:
+                    provider_id = (await provider.submit(msg)).provider_id
+                finally:
+                    deadlines.discard(deadline)
         except TimeoutError:
             outcome, error, fault = "timeout", f"no answer within {policy.timeout:g} s", True
         except SmsSendError as e:
@@ -369,7 +381,7 @@ class SmsDelivery:
         now = self._now()
         breaker = self.health(name)
         if outcome != "accepted":
-            breaker.failure() if fault else breaker.release()
+            self._failed(name) if fault else breaker.release()
             m.tried.append(name)
             m.last_error = f"{name}: {error}"
             log.warning(
@@ -400,6 +412,18 @@ class SmsDelivery:
             self._count_report(name, m.kind, m.created_at, res.early_status, res.early_effect, now)
         log.info("sms_accepted", message_id=m.id, provider=name, attempt=m.attempts)
         return "accepted"
+
+    def _failed(self, name: str) -> None:
+        """Count a failure against a provider; if that opens its circuit, cut short every
+        send still waiting on it (they fail over now, as timeouts)."""
+        breaker = self.health(name)
+        was_open = breaker.state is Circuit.OPEN
+        breaker.failure()
+        if not was_open and breaker.state is Circuit.OPEN:
+            now = asyncio.get_running_loop().time()
+            for deadline in self._deadlines[name]:
+                deadline.reschedule(now)
+            log.warning("sms_circuit_opened", provider=name, cut_short=len(self._deadlines[name]))
 
     async def _requeue(self, m: db.OutboxRow, due: int, why: str) -> None:
         await self.store.write(lambda tx: db.requeue(tx, m, self.node, due, why))

@@ -12,6 +12,7 @@ from chapar.ports.store import Tx
 from chapar.protocol import methods as m
 from chapar.protocol.types import Peer, UpdateUserName, User
 from chapar.services.auth import AuthContext
+from chapar.services.chats import chat_wire
 from chapar.services.deps import Deps
 
 
@@ -96,9 +97,14 @@ class UsersService:
         def read(tx: Tx) -> m.ResolvedPeer:
             uid = db.id_by_username(tx, key)
             user = db.get(tx, ctx.user_id, uid) if uid is not None else None
-            if user is None:
-                raise BadRequest("USERNAME_NOT_OCCUPIED", "no one has this username")
-            return m.ResolvedPeer(peer=Peer(user_id=user.id), user=user)
+            if user is not None:
+                return m.ResolvedPeer(peer=Peer(user_id=user.id), user=user)
+            chat = chats_db.by_username(tx, key)
+            if chat is not None:
+                member = chats_db.member(tx, chat.id, ctx.user_id)
+                if not member.is_banned(self.d.now()):
+                    return m.ResolvedPeer(peer=Peer(chat_id=chat.id), chat=chat_wire(chat, member))
+            raise BadRequest("USERNAME_NOT_OCCUPIED", "no one has this username")
 
         return await self.d.store.read(read)
 
