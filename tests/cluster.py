@@ -102,7 +102,7 @@ class PrivatePostgres:
     cache and survives, exactly as a process crash would leave it.
     """
 
-    def __init__(self, os_user: str = "postgres") -> None:
+    def __init__(self, os_user: str = "postgres", settings: dict[str, str] | None = None) -> None:
         bindir = postgres_bindir()
         if bindir is None:
             raise RuntimeError("initdb not found: apt-get install postgresql")
@@ -116,6 +116,9 @@ class PrivatePostgres:
             pw = pwd.getpwnam(os_user)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         self.os_user = os_user
+        # Benchmarks pass fsync=on: durable commits, as SQLite's synchronous=FULL.
+        self.settings = {"fsync": "off", "shared_buffers": "32MB", "max_connections": "200"}
+        self.settings.update(settings or {})
         self._initialised = False
 
     @property
@@ -132,18 +135,14 @@ class PrivatePostgres:
 
     def start(self) -> None:
         if not self._initialised:
-            self._run(
-                "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync"
-            )
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
             self._initialised = True
         options = " ".join(
             [
                 f"-p {self.port}",
                 f"-k {self.dir}",
                 "-c listen_addresses=127.0.0.1",
-                "-c fsync=off",
-                "-c shared_buffers=32MB",
-                "-c max_connections=200",
+                *(f"-c {k}={v}" for k, v in self.settings.items()),
             ]
         )
         done = self._run(

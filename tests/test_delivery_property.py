@@ -27,7 +27,7 @@ from tests.accounts import SYSTEM_USER_ID
 from tests.server import ServerProcess, next_test_phone
 
 FAST = Backoff(base=0.01, cap=0.2)
-CATCH_UP_SECONDS = 5
+CATCH_UP_SECONDS = 15
 _texts = itertools.count()
 
 

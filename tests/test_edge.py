@@ -31,7 +31,7 @@ import pytest
 from chapar.client.cdn import DownloadReport, get_media, get_media_url
 from chapar.config import Settings
 from chapar.db.chats import ChatRow
-from chapar.edge.cache import DiskLru, part_key
+from chapar.edge.cache import PartCache, part_key
 from chapar.edge.token import TokenSigner
 from chapar.services.media import goes_to_edges, pick_edge
 from tests.server import Api, ServerProcess, free_port
@@ -225,6 +225,10 @@ async def test_a_tampered_edge_cache_is_caught_and_the_client_falls_back(
     blob = bytearray(files[1].read_bytes())
     blob[1000] ^= 0xFF  # one flipped byte: AES-CTR would turn it into one wrong byte
     files[1].write_bytes(bytes(blob))
+    # The edge also keeps hot parts in RAM: restart it, as someone who seized it and
+    # changed its disk would, so that it serves what is on disk.
+    edge.stop()
+    edge.start()
     served = origin_parts_served(origin, redirect.file_id)
 
     got, report = await get_media(http, origin.url, reader, {"chat_id": chat_id}, msg_id)
@@ -358,7 +362,9 @@ async def test_only_public_channels_with_enough_subscribers_go_to_the_edge(
         },
         owner,
     )
-    answer = await get_media_url(http, origin.url, owner, {"user_id": me["id"]}, sent["message"]["id"])
+    answer = await get_media_url(
+        http, origin.url, owner, {"user_id": me["id"]}, sent["message"]["id"]
+    )
     assert answer.cdn is None
     # without cdn_supported, a client gets no redirect even for a public channel
     busy = await public_channel(api, owner, [reader])
@@ -393,25 +399,28 @@ def test_policy_and_edge_choice() -> None:
     assert all(new in (old, "http://c") for old, new in zip(picks, more, strict=True))
 
 
-def test_disk_lru_passes_over_pinned_parts(tmp_path: Path) -> None:
-    lru = DiskLru(tmp_path, 2 * 10)
-    lru.load()
-    for n in range(2):
-        lru.write_file(part_key(7, n), b"x" * 10)
-        lru.admit(part_key(7, n), 10)
-    lru.pin(part_key(7, 0))  # being sent: eviction must pass over it
-    lru.write_file(part_key(7, 2), b"x" * 10)
-    lru.admit(part_key(7, 2), 10)
-    assert part_key(7, 0) in lru and part_key(7, 1) not in lru
-    assert lru.size == 20 and not lru.path(part_key(7, 1)).exists()
-    lru.pin(part_key(7, 2))  # both kept parts are being sent: the newcomer is not kept
-    lru.write_file(part_key(7, 3), b"x" * 10)
-    lru.admit(part_key(7, 3), 10)
-    assert lru.size == 20 and part_key(7, 3) not in lru
-    assert not lru.path(part_key(7, 3)).exists()
-    lru.unpin(part_key(7, 0))
-    lru.unpin(part_key(7, 2))
-    lru.write_file(part_key(7, 4), b"x" * 10)
-    lru.admit(part_key(7, 4), 10)
-    assert part_key(7, 0) not in lru and part_key(7, 2) in lru and part_key(7, 4) in lru
-    assert not lru.fits(21)
+def test_part_cache_keeps_the_most_recently_used_on_disk_and_in_ram(tmp_path: Path) -> None:
+    cache = PartCache(tmp_path, capacity=30, memory=20)
+    cache.load()
+
+    def put(n: int) -> None:
+        data = bytes([n]) * 10
+        cache.write_file(part_key(7, n), data)
+        cache.admit(part_key(7, n), data)
+
+    for n in range(3):
+        put(n)
+    assert cache.hot(part_key(7, 0)) is None  # RAM holds the two newest only
+    assert cache.hot(part_key(7, 2)) == bytes([2]) * 10
+    assert cache.lookup(part_key(7, 0)) is not None  # 0 is now the most recent on disk
+    put(3)  # evicts 1, the least recently used
+    assert part_key(7, 1) not in cache and cache.read_file(part_key(7, 1)) is None
+    assert cache.size == 30 and cache.evictions == 1
+    put(4)  # evicts 2, which leaves RAM with it
+    assert cache.hot(part_key(7, 2)) is None and not cache.path(part_key(7, 2)).exists()
+    assert cache.hot_size <= 20 and cache.size == 30
+    # a restart adopts the files, oldest first, within a smaller size
+    again = PartCache(tmp_path, capacity=20)
+    again.load()
+    assert len(again) == 2 and again.size == 20
+    assert not again.fits(21)

@@ -26,18 +26,19 @@ from chapar.adapters.postgres.store import PostgresStore
 from chapar.adapters.sms.console import ConsoleSms
 from chapar.adapters.sms.generic_http import GenericHttpSms
 from chapar.adapters.sms.kavenegar import KavenegarSms
+from chapar.adapters.sms.smpp import SmppSms
 from chapar.adapters.sms.twilio import TwilioSms
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.api.sms_webhooks import add_sms_webhook_routes
 from chapar.errors import Unavailable
 from chapar.ports.clock import ManualClock
 from chapar.ports.sms_provider import SmsProvider
-from chapar.ports.store import Store
+from chapar.ports.store import Store, Tx
 from chapar.services.sms_delivery import DeliveryOptions, ProviderPolicy, SmsDelivery
 from chapar.services.sms_health import Circuit, CircuitBreaker
 from chapar.services.sms_router import Route, SmsRouter, Target
 from tests.fakes import until
-from tests.fakes.harness import World, generic_config, kavenegar_config, twilio_config
+from tests.fakes.harness import World, generic_config, kavenegar_config, smpp_config, twilio_config
 from tests.fakes.harness import world as world  # the fixture
 
 PG_URL = os.environ.get("CHAPAR_TEST_POSTGRES_URL")
@@ -171,7 +172,8 @@ async def test_a_hanging_provider_times_out_fails_over_and_its_circuit_opens_the
 ) -> None:
     fake = rig.world.fake
     gw, kn = GenericHttpSms(generic_config(rig.world)), KavenegarSms(kavenegar_config(rig.world))
-    d = rig.delivery([gw, kn], {"gw": ProviderPolicy(timeout=0.3)})
+    # Short enough to keep the test quick, long enough for a healthy answer on a busy machine.
+    d = rig.delivery([gw, kn], {"gw": ProviderPolicy(timeout=1.0)})
     fake.mode["generic"] = "hang"
     for i in range(2):
         mid = await d.enqueue(TO, f"code {i}")
@@ -191,6 +193,29 @@ async def test_a_hanging_provider_times_out_fails_over_and_its_circuit_opens_the
     assert await outcomes(d, mid) == [("gw", "accepted")]
     assert d.health("gw").state is Circuit.CLOSED
     assert [r.text for r in fake.to("kavenegar")] == ["code 0", "code 1", "code 2"]
+
+
+async def test_when_a_circuit_opens_the_sends_stuck_on_it_move_on_at_once(rig: Rig) -> None:
+    fake = rig.world.fake
+    gw, kn = GenericHttpSms(generic_config(rig.world)), KavenegarSms(kavenegar_config(rig.world))
+    # A timeout far beyond the test's patience: only the circuit can free the stuck sends.
+    d = rig.delivery([gw, kn], {"gw": ProviderPolicy(timeout=600)}, threshold=1)
+    fake.mode["generic"] = "hang"
+    stuck = [await d.enqueue(TO, f"stuck {i}") for i in range(2)]
+    first = asyncio.create_task(d.run_once())
+    await until(lambda: fake.requests["generic"] == 2, "both sends hang on the provider")
+    fake.mode["generic"] = "error"
+    await d.enqueue(TO, "trips the circuit")
+    await d.run_once()
+    async with asyncio.timeout(10):
+        await first
+    for mid in stuck:
+        assert await outcomes(d, mid) == [("gw", "timeout"), ("kn", "accepted")]
+    assert sorted(r.text for r in fake.to("kavenegar")) == [
+        "stuck 0",
+        "stuck 1",
+        "trips the circuit",
+    ]
 
 
 async def test_a_provider_that_never_reports_delivery_is_replaced_and_later_trusted_again(
@@ -257,6 +282,24 @@ async def test_a_report_of_non_delivery_sends_the_message_again_elsewhere(rig: R
     await d.run_once()
     assert await outcomes(d, mid) == [("tw", "undelivered"), ("kn", "accepted")]
     assert fake.to("kavenegar")[0].text == "code 9"
+
+
+async def test_an_smpp_receipt_marks_the_message_delivered(rig: Rig) -> None:
+    smpp = SmppSms(smpp_config(rig.world))
+    d = rig.delivery([smpp], {"smsc": ProviderPolicy(timeout=5, report_timeout=60)})
+    await smpp.start(d.report)  # what SmsDelivery.start() does for every provider
+    await until(lambda: smpp.bound, "the SMPP provider binds")
+    mid = await d.enqueue(TO, "کد ورود: 123456")
+    await d.run_once()
+
+    async def is_delivered() -> bool:
+        row = await d.get(mid)
+        return row is not None and row.state == "delivered"
+
+    await eventually(is_delivered, "the deliver_sm receipt arrives")
+    [attempt] = await d.attempts(mid)
+    assert (attempt.outcome, attempt.provider_id) == ("delivered", rig.world.smsc.received[0].id)
+    assert rig.world.smsc.receipts_acked == 1
 
 
 # -- durability and nodes ---------------------------------------------------------------------
@@ -377,6 +420,25 @@ async def test_a_voice_code_needs_a_provider_that_calls(rig: Rig) -> None:
     }
 
 
+async def test_a_message_is_queued_in_the_callers_own_transaction(rig: Rig) -> None:
+    """How auth.sendCode stores a code and queues its SMS in one commit."""
+    d = rig.delivery([GenericHttpSms(generic_config(rig.world))])
+    pending = d.outbox_write(TO, "Chapar code: 919191", code="919191")
+    skipped = d.outbox_write(TO, "never written")
+
+    def write(tx: Tx) -> int:
+        tx.execute("UPDATE counters SET value = value + 1 WHERE name = 'user_id'")
+        return pending(tx)
+
+    mid = await rig.store.write(write)
+    await rig.store.write(lambda tx: None)  # a transaction that decided not to queue
+    d.queued(pending)
+    d.queued(skipped)
+    assert await d.run_once() == 1
+    assert await outcomes(d, mid) == [("gw", "accepted")]
+    assert [r.text for r in rig.world.fake.to("generic")] == ["Chapar code: 919191"]
+
+
 async def test_enqueue_answers_after_the_commit_without_sending(rig: Rig) -> None:
     d = rig.delivery([GenericHttpSms(generic_config(rig.world))])
     enqueued = sample("chapar_sms_enqueued_total", kind="sms")
@@ -387,3 +449,18 @@ async def test_enqueue_answers_after_the_commit_without_sending(rig: Rig) -> Non
     assert row == ("queued", "later", "123456")
     assert rig.world.fake.requests["generic"] == 0
     assert sample("chapar_sms_enqueued_total", kind="sms") == enqueued + 1
+
+
+async def test_texts_are_erased_once_stale_and_rows_deleted_after_keep_days(rig: Rig) -> None:
+    d = rig.delivery([GenericHttpSms(generic_config(rig.world))])
+    mid = await d.enqueue(TO, "Chapar code: 343434", code="343434", ttl=60)
+    await d.run_once()  # accepted; no report expected, so the row stays "sent" with its text
+    row = await d.get(mid)
+    assert row is not None and row.body == "Chapar code: 343434"
+    rig.clock.advance(61)
+    await d._purge()
+    row = await d.get(mid)
+    assert row is not None and (row.state, row.body, row.code) == ("sent", "", "")
+    rig.clock.advance(7 * 86400)
+    await d._purge()
+    assert await d.get(mid) is None and await d.attempts(mid) == []

@@ -22,11 +22,13 @@ from chapar.adapters.redis.bus import RedisBus
 from chapar.adapters.redis.limiter import RedisLimiter
 from chapar.adapters.s3.blobs import S3BlobStore
 from chapar.adapters.sms.console import ConsoleSms
+from chapar.adapters.sms.factory import build_providers
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.api.dispatch import Dispatcher, Services
 from chapar.api.fanout import ChatFanout
 from chapar.api.files import FileRoutes
 from chapar.api.http import Routes, error_middleware
+from chapar.api.sms_webhooks import add_sms_webhook_routes
 from chapar.api.web import add_web_routes
 from chapar.api.ws import WsRegistry
 from chapar.config import Settings
@@ -40,6 +42,7 @@ from chapar.services.limits import LimitGuard, Limits, blocked_prefixes
 from chapar.services.media import MediaService
 from chapar.services.messages import MessagesService
 from chapar.services.search import SearchService
+from chapar.services.sms_delivery import SmsDelivery, build_delivery
 from chapar.services.updates import UpdatesService
 from chapar.services.users import UsersService
 
@@ -56,6 +59,7 @@ class Chapar:
     store: SqliteStore | PostgresStore
     bus: MemoryBus | RedisBus
     limiter: MemoryLimiter | RedisLimiter
+    sms: SmsDelivery
 
 
 def make_store(settings: Settings) -> SqliteStore | PostgresStore:
@@ -108,6 +112,12 @@ async def build(
     watch_bus(bus)
     sms = ConsoleSms(settings.data_path / "sms-outbox.jsonl")
     deps = Deps(settings, store, bus, sms, clock or SystemClock(), random or SystemRandom())
+    # Codes go out from the durable outbox through the configured providers (docs/operations.md).
+    providers = build_providers(
+        settings.sms_providers, settings.data_path, settings.sms_delivery.public_url
+    )
+    sms_delivery = build_delivery(settings, store, providers, deps.clock)
+    await sms_delivery.start()
     blobs = make_blobs(settings)
     chats = ChatsService(deps)
     chat_messages = ChatMessagesService(deps, chats)
@@ -138,11 +148,13 @@ async def build(
     Routes(settings, Dispatcher(services), services.auth, store, bus, registry).add_to(app)
     FileRoutes(services.auth, services.media).add_to(app)
     add_web_routes(app)
-    return Chapar(settings, deps, services, app, registry, store, bus, limiter)
+    add_sms_webhook_routes(app, sms_delivery)
+    return Chapar(settings, deps, services, app, registry, store, bus, limiter, sms_delivery)
 
 
 async def close(c: Chapar) -> None:
     c.registry.fanout.close()
+    await c.sms.close()  # before the store: it hands its claims back
     await c.limiter.close()
     await c.bus.close()
     await c.store.close()

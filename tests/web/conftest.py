@@ -130,8 +130,11 @@ class Browsing:
         viewport: dict[str, int] | None = None,
         theme: str | None = None,
         storage: dict[str, str] | None = None,
+        path: str = "",
+        before: Callable[[Page], None] | None = None,
     ) -> Page:
-        """A fresh browser profile at the client, optionally already signed in."""
+        """A fresh browser profile at the client (at `path`), optionally already signed in;
+        `before` runs on the page before it loads (to install a fake clock, say)."""
         ctx = self.browser.new_context(
             viewport=viewport or DESKTOP,  # type: ignore[arg-type]
             locale="fa-IR" if lang == "fa" else "en-US",
@@ -157,7 +160,9 @@ class Browsing:
         page = ctx.new_page()
         page.on("console", self._on_console)
         page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        page.goto(base)
+        if before is not None:
+            before(page)
+        page.goto(base + path)
         return page
 
     def _on_console(self, msg: ConsoleMessage) -> None:

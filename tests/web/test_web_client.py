@@ -7,78 +7,28 @@ has arrived, so a late duplicate would be seen.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from collections.abc import Callable
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import expect
 
 from tests.server import TEST_CODE, ServerProcess, next_test_phone
 from tests.web.conftest import PHONE, Account, Browsing, api, sign_up
-
-Shots = Callable[[Page, str], None]  # the `shots` fixture
-
-_random_ids = itertools.count(7_000_000)
-# The tick or clock of an own message (its hidden twin only reserves room for it).
-STATUS = ".meta:not(.ghost) .status"
-
-
-# -- helpers ------------------------------------------------------------------------------
-def sign_in_ui(page: Page, phone: str, first_name: str = "", last_name: str = "") -> None:
-    """Sign in through the screens; a first name means a new account is expected."""
-    page.locator("#phone").fill(phone)
-    page.locator("#phone").press("Enter")
-    page.locator("#code").fill(TEST_CODE)
-    page.locator("#code").press("Enter")
-    if first_name:
-        page.locator("#first-name").fill(first_name)
-        page.locator("#last-name").fill(last_name)
-        page.locator("#last-name").press("Enter")
-    expect(page.locator(".sidebar")).to_be_visible()
-
-
-def start_chat(page: Page, query: str) -> None:
-    page.locator(".fab").click()
-    page.locator("#new-chat-query").fill(query)
-    page.locator("#new-chat-query").press("Enter")
-    expect(page.locator(".chat .composer-input")).to_be_visible()
-
-
-def open_chat(page: Page, who: Account) -> None:
-    page.locator(f'.chat-row[data-chat="u{who.id}"]').click()
-    expect(page.locator(".chat .composer-input")).to_be_visible()
-
-
-def send(page: Page, text: str) -> None:
-    box = page.locator(".chat .composer-input")
-    box.fill(text)
-    box.press("Enter")
-    expect(box).to_have_value("")
-
-
-def msg(page: Page, text: str) -> Locator:
-    """The message bodies in the open chat whose text is exactly `text`."""
-    return page.locator(".messages").get_by_text(text, exact=True)
-
-
-def bubble(page: Page, text: str) -> Locator:
-    return page.locator(".msg", has=page.get_by_text(text, exact=True))
-
-
-def direction(loc: Locator) -> str:
-    return str(loc.evaluate("e => getComputedStyle(e).direction"))
-
-
-def send_api(base: str, frm: Account, to: Account, text: str) -> None:
-    params = {"peer": {"user_id": to.id}, "text": text, "random_id": next(_random_ids)}
-    api(base, "messages.sendMessage", params, frm.token)
-
-
-def server_copies(base: str, who: Account, peer: Account, text: str) -> int:
-    """How many messages with this text the server holds in who's chat with peer."""
-    hist = api(base, "messages.getHistory", {"peer": {"user_id": peer.id}, "limit": 100}, who.token)
-    return sum(1 for m in hist["messages"] if m["text"] == text)
+from tests.web.ui import (
+    STATUS,
+    Shots,
+    bubble,
+    direction,
+    msg,
+    open_chat,
+    random_id,
+    send,
+    send_api,
+    server_copies,
+    sign_in_ui,
+    start_chat,
+    wait_outbox_empty,
+)
 
 
 # -- sign-in --------------------------------------------------------------------------------
@@ -337,7 +287,7 @@ def test_message_sent_offline_arrives_once(server: ServerProcess, browsing: Brow
     expect(msg(b, "typed with no network")).to_have_count(1)
     expect(msg(a, "typed with no network")).to_have_count(1)
     assert server_copies(server.url, ana, ben, "typed with no network") == 1
-    assert a.evaluate(f"localStorage.getItem('chapar.outbox.{ana.id}')") is None
+    wait_outbox_empty(a, ana)
 
 
 def test_outbox_resent_after_a_lost_answer_makes_one_message(
@@ -348,9 +298,8 @@ def test_outbox_resent_after_a_lost_answer_makes_one_message(
     recognises, so it stays one message."""
     ana = sign_up(server.url, "Ana")
     ben = sign_up(server.url, "Ben")
-    random_id = next(_random_ids)
     text = "applied, but the answer was lost"
-    params = {"peer": {"user_id": ben.id}, "text": text, "random_id": random_id}
+    params = {"peer": {"user_id": ben.id}, "text": text, "random_id": random_id()}
     api(server.url, "messages.sendMessage", params, ana.token)
     item = {**params, "reply_to": None, "date": 1_700_000_000, "failed": None}
     outbox = {f"chapar.outbox.{ana.id}": json.dumps([item])}
@@ -361,7 +310,7 @@ def test_outbox_resent_after_a_lost_answer_makes_one_message(
     expect(bubble(a, "and one more").locator(f"{STATUS}.sent")).to_be_visible()
     expect(msg(a, text)).to_have_count(1)
     assert server_copies(server.url, ana, ben, text) == 1
-    assert a.evaluate(f"localStorage.getItem('chapar.outbox.{ana.id}')") is None
+    wait_outbox_empty(a, ana)
 
 
 # -- layout and settings --------------------------------------------------------------------

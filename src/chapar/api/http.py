@@ -147,6 +147,7 @@ class Routes:
             client_ip(request),
             self.s.max_frame_bytes,
             self.s.ws_send_queue,
+            transport=request.transport,
         )
         if auth is not None:
             await session.bind(auth)

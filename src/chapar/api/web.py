@@ -29,5 +29,8 @@ async def _revalidate(request: web.Request, response: web.StreamResponse) -> Non
 
 def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/", _index)
+    # Invite links (messages.exportChatInvite answers "/join/<hash>") open the client, which
+    # reads the hash from the address bar and offers to join.
+    app.router.add_get("/join/{hash}", _index)
     app.router.add_static("/web/", WEB_DIR, follow_symlinks=False, append_version=True)
     app.on_response_prepare.append(_revalidate)

@@ -34,6 +34,8 @@ TOO_LONG_FRAME = encode_push([UpdatesTooLong()])
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_REVOKED = 4401
 MAX_IN_FLIGHT = 64
+# Seconds a close frame may take to reach the client before the connection is cut.
+CLOSE_TIMEOUT = 5.0
 
 
 class WsRegistry:
@@ -81,8 +83,11 @@ class WsSession:
         ip: str,
         max_frame: int,
         queue_size: int,
+        transport: asyncio.Transport | None = None,
     ) -> None:
         self.ws = ws
+        # To cut a connection whose close frame cannot leave (see _close).
+        self._transport = transport
         self.dispatcher = dispatcher
         self.bus = bus
         self.auth_service = auth_service
@@ -128,7 +133,16 @@ class WsSession:
         task.add_done_callback(self._tasks.discard)
 
     async def _close(self, code: int, reason: str) -> None:
-        await self.ws.close(code=code, message=reason.encode())
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.ws.close(code=code, message=reason.encode())
+        except TimeoutError:
+            # A client that reads nothing at all never receives the close frame: it waits
+            # behind the frames already in the socket. Cut the connection instead of
+            # holding its buffers and descriptor for as long as the client likes.
+            log.warning("ws_close_timeout", code=code)
+            if self._transport is not None:
+                self._transport.abort()
 
     async def _writer(self) -> None:
         try:

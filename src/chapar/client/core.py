@@ -36,7 +36,7 @@ from typing import Any, TypeAlias
 import msgspec
 
 from chapar.protocol.envelope import ErrorBody, decode_frame, encode_request
-from chapar.protocol.types import State, Update
+from chapar.protocol.types import State, Update, UpdatesTooLong
 from chapar.protocol.updates import PtsCursor, Verdict
 
 
@@ -112,7 +112,14 @@ def decode_update(raw: bytes | msgspec.Raw) -> AnyUpdate:
 
 
 def pts_of(update: AnyUpdate) -> int | None:
-    """The update's place in the user's log, or None for an ephemeral one (typing)."""
+    """The update's place in the user's log; None for an ephemeral one (typing) and for
+    one of a group's or channel's own log (a top-level ``chat_id``): that pts counts in
+    the chat's sequence, and taking it for the user's would skip the user's updates."""
+    if isinstance(update, UnknownUpdate):
+        if "chat_id" in update.data:
+            return None
+    elif getattr(update, "chat_id", None) is not None:
+        return None
     pts = getattr(update, "pts", None)
     return pts if isinstance(pts, int) else None
 
@@ -289,7 +296,9 @@ class Sequencer:
     *Syncing*: pushes are buffered (ephemeral ones still pass straight through); each
     difference is applied, then the buffer is drained, and if it still starts beyond the
     cursor another fetch follows. The transport calls :meth:`begin_sync` after every
-    (re)connect, because pushes sent while it was away are lost by design.
+    (re)connect, because pushes sent while it was away are lost by design; an
+    ``updatesTooLong`` push (the server lost pushes: its event bus was away) starts a
+    sync too — after the one running, if any, since that one may predate the loss.
 
     A client created without a pts starts syncing and needs :meth:`begin_sync` with the
     pts from updates.getState before anything is applied.
@@ -299,6 +308,7 @@ class Sequencer:
         self._cursor = None if pts is None else PtsCursor(pts)
         self._syncing = pts is None
         self._buffer: dict[int, AnyUpdate] = {}
+        self._again = False  # updatesTooLong came during a sync: fetch once more after it
         # Ranges of the log the server never supplied; a healthy server leaves this empty.
         self.holes: list[tuple[int, int]] = []
 
@@ -321,6 +331,7 @@ class Sequencer:
                 raise ValueError("the first sync needs a start pts (from updates.getState)")
             self._cursor = PtsCursor(start)
         self._syncing = True
+        self._again = False
         return FetchDifference(self._cursor.pts)
 
     def push(self, updates: Iterable[AnyUpdate]) -> Step:
@@ -329,7 +340,13 @@ class Sequencer:
         for u in updates:
             pts = pts_of(u)
             if pts is None:
-                deliver.append(u)
+                deliver.append(u)  # too long as well: the app may have chat logs to fetch
+                if isinstance(u, UpdatesTooLong):
+                    if self._syncing or self._cursor is None:
+                        self._again = True
+                    else:
+                        self._syncing = True
+                        fetch = FetchDifference(self._cursor.pts)
             elif self._syncing or self._cursor is None:
                 self._buffer.setdefault(pts, u)
             else:
@@ -368,6 +385,9 @@ class Sequencer:
         deliver.extend(self._drain())
         if self._buffer:
             return Step(deliver, FetchDifference(cursor.pts, wait=cursor.pts == start))
+        if self._again:
+            self._again = False
+            return Step(deliver, FetchDifference(cursor.pts))
         self._syncing = False
         return Step(deliver)
 

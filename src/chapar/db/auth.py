@@ -313,7 +313,9 @@ def delete_account(tx: Tx, user_id: int) -> list[int]:
     tx.execute("DELETE FROM login_codes WHERE phone = ?", (row[0],))
     delete_password(tx, user_id)
     tx.execute("DELETE FROM contacts WHERE owner_id = ? OR user_id = ?", (user_id, user_id))
-    search.unindex(tx, _orphaned_docs(tx, user_id))
+    orphans = _orphaned_docs(tx, user_id)
+    for i in range(0, len(orphans), 500):  # bounded statements, whatever the box holds
+        search.unindex(tx, orphans[i : i + 500])
     tx.execute("DELETE FROM messages WHERE owner_id = ?", (user_id,))
     tx.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
     tx.execute("DELETE FROM updates WHERE user_id = ?", (user_id,))

@@ -60,14 +60,28 @@ def _row(r: Row) -> OutboxRow:
     )
 
 
-def enqueue(tx: Tx, kind: str, phone: str, body: str, code: str, now: int, expires_at: int) -> int:
+def enqueue(tx: Tx, m: OutboxRow, lease: tuple[str, int] | None = None) -> int:
+    """Insert a new message (``m.id`` is ignored) due now; with ``lease`` (owner, until) it
+    is written already claimed by that node."""
     row = tx.fetchone("UPDATE counters SET value = value + 1 WHERE name = 'sms_id' RETURNING value")
     assert row is not None
     mid = int(row[0])
+    owner, until = lease if lease else (None, None)
     tx.execute(
         "INSERT INTO sms_outbox (id, kind, phone, body, code, state, created_at, expires_at,"
-        " due_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-        (mid, kind, phone, body, code, now, expires_at, now),
+        " due_at, lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+        (
+            mid,
+            m.kind,
+            m.phone,
+            m.body,
+            m.code,
+            m.created_at,
+            m.expires_at,
+            m.created_at,
+            owner,
+            until,
+        ),
     )
     return mid
 
@@ -85,6 +99,17 @@ def claim(tx: Tx, owner: str, now: int, lease_until: int, limit: int) -> list[Ou
         (owner, lease_until, now, now, limit, now, now),
     )
     return sorted((_row(r) for r in rows), key=lambda r: r.id)
+
+
+def has_due(tx: Tx, now: int) -> bool:
+    """Whether ``claim`` would find anything: a read, so an idle worker polls without
+    taking the writer."""
+    row = tx.fetchone(
+        "SELECT 1 FROM sms_outbox WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
+        " LIMIT 1",
+        (now, now),
+    )
+    return row is not None
 
 
 def get(tx: Tx, message_id: int) -> OutboxRow | None:

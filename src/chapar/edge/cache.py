@@ -1,15 +1,23 @@
-"""The edge's disk cache: encrypted parts as files, evicted least-recently-used first.
+"""The edge's cache: encrypted parts as files on disk, the hottest of them also in RAM,
+evicted least-recently-used first.
 
-Files, not memory, because an edge's cache is meant to be far larger than its RAM and to
-survive a restart; hits are then served with sendfile. The LRU order lives in memory (an
-OrderedDict of key -> size) and is rebuilt from the files' modification times on start,
-so a restarted edge keeps its cache and roughly its order. Every method runs on the event
-loop thread except ``write_file`` (blocking, called through a worker thread), so the
-bookkeeping needs no lock.
+Files, because an edge's cache is meant to be far larger than its RAM and to survive a
+restart. The LRU order lives in memory (an OrderedDict of key -> size) and is rebuilt from
+the files' modification times on start, so a restarted edge keeps its cache and roughly
+its order. The cache never holds more than ``capacity`` bytes on disk.
 
-An entry that a response is reading from is pinned: eviction passes over it, so a hit
-never finds its file deleted under it. The cache never exceeds its size: if every older
-part is pinned, the part just fetched is the one not kept (it is served from memory).
+RAM holds a subset: the most recently used parts, up to ``memory`` bytes. Serving a part
+from a bytes object costs the edge about half the CPU of sending the file (measured with
+aiohttp: ~0.45 ms against ~1 ms a 512 KiB part, sendfile included), and a hot file — the
+case an edge exists for — is a few parts read by thousands. A part leaves RAM when it leaves
+the disk, so RAM never serves what the disk no longer has.
+
+A hit that is not in RAM reads the whole file (in a worker thread) and serves the bytes:
+no file stays open while a response is sent, so eviction may delete any file at any time;
+a read that finds its file gone is simply a miss.
+
+Everything but ``write_file`` and ``read_file`` (blocking; run them in a worker thread)
+runs on the event loop thread, so the bookkeeping needs no lock.
 
 Layout: ``<root>/<file_id % 256, 2 hex digits>/<file_id>.<n>``, so no directory grows to
 millions of entries. Writes go to a temporary file renamed into place: a crash leaves no
@@ -21,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from pathlib import Path
 
 _TMP = ".tmp-"
@@ -31,16 +39,18 @@ def part_key(file_id: int, n: int) -> str:
     return f"{file_id}.{n}"
 
 
-class DiskLru:
-    def __init__(self, root: Path, capacity: int) -> None:
-        if capacity <= 0:
+class PartCache:
+    def __init__(self, root: Path, capacity: int, memory: int = 0) -> None:
+        if capacity <= 0 or memory < 0:
             raise ValueError("the cache size must be positive")
         self.root = root
         self.capacity = capacity
+        self.memory = memory
         self.size = 0
+        self.hot_size = 0
         self.evictions = 0
-        self._entries: OrderedDict[str, int] = OrderedDict()  # oldest first
-        self._pins: Counter[str] = Counter()
+        self._entries: OrderedDict[str, int] = OrderedDict()  # on disk, oldest first
+        self._hot: OrderedDict[str, bytes] = OrderedDict()  # in RAM too, oldest first
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -53,7 +63,7 @@ class DiskLru:
         return self.root / f"{file_id % 256:02x}" / key
 
     def load(self) -> None:
-        """Adopt the parts already on disk (oldest first) and drop leftover temp files."""
+        """Blocking: adopt the parts already on disk (oldest first), drop temp files."""
         self.root.mkdir(parents=True, exist_ok=True)
         found: list[tuple[float, str, int]] = []
         for path in self.root.glob("*/*"):
@@ -73,13 +83,30 @@ class DiskLru:
             self.size += size
         self._evict()
 
+    # -- reads --------------------------------------------------------------------------------
+    def hot(self, key: str) -> bytes | None:
+        """The part from RAM, marking it most recently used; None if it is not there."""
+        data = self._hot.get(key)
+        if data is not None:
+            self._hot.move_to_end(key)
+            self._entries.move_to_end(key)
+        return data
+
     def lookup(self, key: str) -> Path | None:
-        """The cached part's path, marking it most recently used; None on a miss."""
+        """The part's file if it is on disk, marking it most recently used."""
         if key not in self._entries:
             return None
         self._entries.move_to_end(key)
         return self.path(key)
 
+    def read_file(self, key: str) -> bytes | None:
+        """Blocking: the file's bytes, or None if it was evicted (or removed) meanwhile."""
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    # -- writes -------------------------------------------------------------------------------
     def fits(self, nbytes: int) -> bool:
         return nbytes <= self.capacity
 
@@ -97,41 +124,40 @@ class DiskLru:
                 os.unlink(tmp)
             raise
 
-    def admit(self, key: str, nbytes: int) -> None:
-        """Record a part written by ``write_file`` and evict down to the capacity."""
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.size -= old
-        self._entries[key] = nbytes
-        self.size += nbytes
+    def admit(self, key: str, data: bytes) -> None:
+        """Record a part written by ``write_file``, keep it in RAM, evict down to size."""
+        self.forget(key)
+        self._entries[key] = len(data)
+        self.size += len(data)
         self._evict()
+        self.remember(key, data)
+
+    def remember(self, key: str, data: bytes) -> None:
+        """Keep a part that is on disk in RAM too, evicting older RAM copies."""
+        if key not in self._entries or len(data) > self.memory:
+            return
+        old = self._hot.pop(key, None)
+        if old is not None:
+            self.hot_size -= len(old)
+        self._hot[key] = data
+        self.hot_size += len(data)
+        while self.hot_size > self.memory:
+            _, dropped = self._hot.popitem(last=False)
+            self.hot_size -= len(dropped)
 
     def forget(self, key: str) -> None:
-        """Drop an entry whose file vanished (an operator cleaned the directory)."""
+        """Drop an entry (its file vanished, or it is being replaced)."""
         nbytes = self._entries.pop(key, None)
         if nbytes is not None:
             self.size -= nbytes
-
-    def pin(self, key: str) -> None:
-        self._pins[key] += 1
-
-    def unpin(self, key: str) -> None:
-        self._pins[key] -= 1
-        if self._pins[key] <= 0:
-            del self._pins[key]
-        if self.size > self.capacity:
-            self._evict()
+        data = self._hot.pop(key, None)
+        if data is not None:
+            self.hot_size -= len(data)
 
     def _evict(self) -> None:
-        if self.size <= self.capacity:
-            return
-        for key in list(self._entries):  # oldest first
-            if self.size <= self.capacity:
-                break
-            if self._pins[key]:
-                continue
-            nbytes = self._entries.pop(key)
-            self.size -= nbytes
+        while self.size > self.capacity and self._entries:
+            key = next(iter(self._entries))  # the least recently used
+            self.forget(key)
             self.evictions += 1
             with contextlib.suppress(FileNotFoundError):
                 self.path(key).unlink()

@@ -16,7 +16,7 @@ _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 def parse_size(text: str) -> int:
     """Bytes from ``1073741824``, ``512M``, ``10GiB`` (binary units)."""
     m = _SIZE.match(text)
-    if m is None or int(m.group(1)) <= 0:
+    if m is None:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1073741824, 512M, 10G)")
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
@@ -28,6 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", required=True, help="where cached parts live")
     p.add_argument(
         "--cache-size", type=parse_size, required=True, help="cache capacity: bytes, or 512M, 10G"
+    )
+    p.add_argument(
+        "--memory-size",
+        type=parse_size,
+        default=256 * 1024**2,
+        help="how much of the cache also stays in RAM, the hottest parts (default 256M)",
     )
     p.add_argument(
         "--origin-key",
@@ -46,12 +52,15 @@ def config(args: argparse.Namespace) -> EdgeConfig:
             raise ValueError("--origin-key: 64 hex digits") from None
         if len(key) != 32:
             raise ValueError("--origin-key: 64 hex digits")
+    if args.cache_size <= 0:
+        raise ValueError("--cache-size must be positive")
     if not args.origin.startswith(("http://", "https://")):
         raise ValueError("--origin: an http:// or https:// URL")
     return EdgeConfig(
         origin=args.origin,
         cache_dir=Path(args.cache_dir),
         cache_size=args.cache_size,
+        memory_size=args.memory_size,
         host=args.host,
         port=args.port,
         origin_key=key,

@@ -27,7 +27,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from chapar.edge.cache import DiskLru, part_key
+from chapar.edge.cache import PartCache, part_key
 from chapar.edge.token import Grant, TokenError, TokenVerifier
 from chapar.protocol import filecrypt
 from chapar.protocol.envelope import ErrorBody, encode_error
@@ -44,6 +44,8 @@ class EdgeConfig:
     origin: str
     cache_dir: Path
     cache_size: int
+    # How much of the cache is also kept in RAM (the hottest parts).
+    memory_size: int = 256 * 1024 * 1024
     host: str = "127.0.0.1"
     port: int = 8090
     # The origin's Ed25519 public key (32 bytes); None: ask the origin at start-up.
@@ -54,6 +56,8 @@ class EdgeConfig:
 @dataclass
 class EdgeStats:
     hits: int = 0
+    # Hits served from RAM (the rest of the hits read the part's file).
+    memory_hits: int = 0
     misses: int = 0
     # Requests served by waiting on a fetch another request had already started.
     coalesced: int = 0
@@ -82,7 +86,7 @@ class Edge:
     def __init__(self, cfg: EdgeConfig, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.origin = cfg.origin.rstrip("/")
-        self.cache = DiskLru(cfg.cache_dir, cfg.cache_size)
+        self.cache = PartCache(cfg.cache_dir, cfg.cache_size, min(cfg.memory_size, cfg.cache_size))
         self.stats = EdgeStats()
         self.clock = clock
         self._verifier: TokenVerifier | None = (
@@ -162,6 +166,7 @@ class Edge:
         return web.json_response(
             {
                 "hits": s.hits,
+                "memory_hits": s.memory_hits,
                 "misses": s.misses,
                 "coalesced": s.coalesced,
                 "origin_fetches": s.origin_fetches,
@@ -172,6 +177,8 @@ class Edge:
                 "cache_parts": len(self.cache),
                 "cache_bytes": self.cache.size,
                 "cache_capacity": self.cache.capacity,
+                "memory_bytes": self.cache.hot_size,
+                "memory_capacity": self.cache.memory,
                 "evictions": self.cache.evictions,
             }
         )
@@ -198,40 +205,40 @@ class Edge:
             "Cache-Control": "public, max-age=31536000, immutable",
             "Content-Type": "application/octet-stream",
         }
-        path = self.cache.lookup(key)
-        if path is not None:
-            self.stats.hits += 1
-            return await self._serve_file(request, key, path, headers)
-        self.stats.misses += 1
-        try:
-            data = await self._fetch(file_id, n, token)
-        except OriginError as e:
-            if 400 <= e.status < 500:
-                return web.Response(status=e.status, body=e.body, content_type=_JSON)
-            return _error(502, "ORIGIN_UNAVAILABLE", f"the origin answered {e.status}")
+        data = await self._cached(key)
+        if data is None:
+            self.stats.misses += 1
+            try:
+                data = await self._fetch(file_id, n, token)
+            except OriginError as e:
+                if 400 <= e.status < 500:
+                    return web.Response(status=e.status, body=e.body, content_type=_JSON)
+                return _error(502, "ORIGIN_UNAVAILABLE", f"the origin answered {e.status}")
         self.stats.served_bytes += len(data)
         return web.Response(body=data, headers=headers)
 
-    async def _serve_file(
-        self, request: web.Request, key: str, path: Path, headers: dict[str, str]
-    ) -> web.StreamResponse:
-        self.cache.pin(key)  # eviction must not delete the file while it is being sent
-        try:
-            resp = web.FileResponse(path, headers=headers)
-            await resp.prepare(request)
-            if resp.status == 404:  # deleted behind our back: the next request refetches
-                self.cache.forget(key)
-            else:
-                self.stats.served_bytes += resp.content_length or 0
-            return resp
-        finally:
-            self.cache.unpin(key)
+    async def _cached(self, key: str) -> bytes | None:
+        """The part from RAM, else from its file (then kept in RAM); None on a miss."""
+        data = self.cache.hot(key)
+        if data is not None:
+            self.stats.hits += 1
+            self.stats.memory_hits += 1
+            return data
+        if self.cache.lookup(key) is None:
+            return None
+        data = await asyncio.to_thread(self.cache.read_file, key)
+        if data is None:  # evicted, or removed by hand, while we read: a miss
+            self.cache.forget(key)
+            return None
+        self.stats.hits += 1
+        self.cache.remember(key, data)
+        return data
 
     # -- origin -------------------------------------------------------------------------------
     async def _fetch(self, file_id: int, n: int, token: str) -> bytes:
         """The part's bytes, fetched once however many requests want it at the same time."""
         key = part_key(file_id, n)
-        task = None
+        task = self._inflight.get(key)
         if task is None:
             task = asyncio.create_task(self._pull(file_id, n, token))
             self._inflight[key] = task
@@ -274,7 +281,7 @@ class Edge:
         key = part_key(file_id, n)
         if self.cache.fits(len(data)):
             await asyncio.to_thread(self.cache.write_file, key, data)
-            self.cache.admit(key, len(data))
+            self.cache.admit(key, data)
         return data
 
 

@@ -18,6 +18,7 @@ from chapar.ports.store import Store, Tx
 __all__ = ["SESSIONS_TOPIC", "Deps", "Moves", "chat_topic", "push_frame", "user_topic"]
 
 T = TypeVar("T")
+TRANSACT_ATTEMPTS = 3
 # (user_id, chat_id, is_member_now): re-points live fan-out after commit
 Moves = list[tuple[int, int, bool]]
 
@@ -36,15 +37,17 @@ class Deps:
 
     async def transact(self, fn: Callable[[Tx, Pushes, Moves], T]) -> T:
         """Run fn in a write transaction, then announce membership moves and push what it
-        logged. A uniqueness race with another node (two sends of one random_id at once)
-        is retried once: the second run finds the first result."""
-        for attempt in (1, 2):
+        logged. A race with another node is retried, each run with fresh pushes: a
+        uniqueness race (two sends of one random_id at once) finds the first result on the
+        second run; a deadlock between two nodes' batches (PostgreSQL) usually passes on
+        the next batch, and rarely needs one more."""
+        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
             pushes: Pushes = []
             moves: Moves = []
             try:
                 result = await self.store.write(functools.partial(_call, fn, pushes, moves))
             except Conflict:
-                if attempt == 2:
+                if attempt == TRANSACT_ATTEMPTS:
                     raise
                 continue
             for user_id, chat_id, joined in moves:

@@ -35,7 +35,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -90,6 +90,19 @@ class DeliveryOptions:
     stop_seconds: float = 5.0
 
 
+class PendingSms:
+    """A message about to be queued: call it with a transaction to insert it (its id is
+    then set), then hand it to ``SmsDelivery.queued`` after the commit."""
+
+    def __init__(self, row: db.OutboxRow, lease: tuple[str, int] | None) -> None:
+        self.row = row
+        self.lease = lease
+
+    def __call__(self, tx: Tx) -> int:
+        self.row.id = db.enqueue(tx, self.row, self.lease)
+        return self.row.id
+
+
 def _node_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -142,19 +155,39 @@ class SmsDelivery:
 
     def outbox_write(
         self, to: str, text: str, kind: Kind = "sms", *, code: str = "", ttl: float | None = None
-    ) -> Callable[[Tx], int]:
-        """The write that queues a message, for a caller that wants it in its own
-        transaction (with the code it stores, say); call ``wake()`` after the commit."""
+    ) -> PendingSms:
+        """The write that queues a message, for a caller that wants it in the same
+        transaction as its own changes (the code it stores, say): run it inside that
+        transaction, then call ``queued()`` with it after the commit. Raises
+        ``Unavailable`` (SMS_NO_ROUTE) at once if no provider can send it.
+
+        While this node's worker runs and has room, the message is written already claimed
+        by this node and ``queued()`` starts its send at once: no claim (a write) and no
+        wake-up per message. If the node dies first, the lease runs out and another node
+        sends it, as for any claim."""
         if kind not in KINDS:
             raise ValueError(f"unknown message kind {kind!r}")
         if not self.router.can_send(to, kind):
             raise Unavailable("SMS_NO_ROUTE", f"no provider can send a {kind} to this number")
         now = self._now()
         expires = now + int((ttl if ttl is not None else self.options.ttl_seconds) * 1000)
-        return lambda tx: db.enqueue(tx, kind, to, text, code, now, expires)
+        row = db.OutboxRow(0, kind, to, text, code, "queued", now, expires, 0, 0, [], None, None)
+        direct = (
+            self._task is not None
+            and not self._stopping
+            and len(self._inflight) < self.options.max_in_flight
+        )
+        return PendingSms(row, (self.node, now + self.lease_ms) if direct else None)
 
-    def wake(self) -> None:
-        self._wake.set()
+    def queued(self, pending: PendingSms) -> None:
+        """After the commit of a transaction that ran ``pending``: start sending it."""
+        if not pending.row.id:
+            return  # the caller's transaction did not run it
+        metrics.ENQUEUED.labels(pending.row.kind).inc()
+        if pending.lease is not None and not self._stopping:
+            self._spawn(pending.row)
+        else:
+            self._wake.set()
 
     async def enqueue(
         self, to: str, text: str, kind: Kind = "sms", *, code: str = "", ttl: float | None = None
@@ -163,9 +196,9 @@ class SmsDelivery:
         in the background. ``code`` is the bare code in ``text``, for providers that send
         codes through templates; ``ttl`` is how long it is worth sending (default
         sms_delivery.ttl_seconds)."""
-        mid = await self.store.write(self.outbox_write(to, text, kind, code=code, ttl=ttl))
-        metrics.ENQUEUED.labels(kind).inc()
-        self._wake.set()
+        pending = self.outbox_write(to, text, kind, code=code, ttl=ttl)
+        mid = await self.store.write(pending)
+        self.queued(pending)
         return mid
 
     async def get(self, message_id: int) -> db.OutboxRow | None:
@@ -247,11 +280,21 @@ class SmsDelivery:
                 log.exception("sms_provider_close_failed", provider=p.name)
 
     async def run_once(self, limit: int = 1000) -> int:
-        """Claim what is due and process it to the end; how many messages were claimed.
-        The background worker does the same continuously; tests and tools call this."""
-        claimed = await self._claim(limit)
-        await asyncio.gather(*(self._process(m) for m in claimed))
-        return len(claimed)
+        """Claim what is due and process it to the end, at most ``max_in_flight`` at a time
+        (as the background worker does); return how many messages were claimed. Tests and
+        tools call this to drive the worker step by step."""
+        total = 0
+        while total < limit:
+            claimed = await self._claim(min(self.options.max_in_flight, limit - total))
+            if not claimed:
+                break
+            await asyncio.gather(*(self._process(m) for m in claimed))
+            total += len(claimed)
+        return total
+
+    async def _has_due(self) -> bool:
+        now = self._now()
+        return await self.store.read(lambda tx: db.has_due(tx, now))
 
     async def _claim(self, limit: int) -> list[db.OutboxRow]:
         now = self._now()
@@ -267,7 +310,7 @@ class SmsDelivery:
             free = self.options.max_in_flight - len(self._inflight)
             claimed: list[db.OutboxRow] = []
             try:
-                if free > 0:
+                if free > 0 and await self._has_due():
                     claimed = await self._claim(free)
                 for m in claimed:
                     self._spawn(m)

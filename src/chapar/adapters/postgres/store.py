@@ -51,6 +51,18 @@ def split_url(url: str) -> tuple[str, str | None]:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), "")), schema
 
 
+# Another node's batch locked rows in the opposite order (or changed them first):
+# PostgreSQL cancels one statement of one side. Only that operation is undone, and it
+# fails with Conflict, which the services retry (Deps.transact) in a later batch, once
+# this commit has released what the other side waits for. Failing the whole batch, as
+# for a lost connection, would refuse every operation in it with a 503.
+_LOST_RACE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+class _StaleConnection(psycopg.OperationalError):
+    """The connection died before the batch's first statement: retrying it is safe."""
+
+
 class PgTx:
     __slots__ = ("_cur",)
     dialect = "postgresql"
@@ -117,7 +129,14 @@ class PostgresStore:
             try:
                 if conn is None or conn.closed or conn.broken:
                     conn = self._connect()
-                self._run_batch(conn, batch)
+                try:
+                    self._run_batch(conn, batch)
+                except _StaleConnection:
+                    # Nothing of the batch ran (BEGIN failed on a connection from before
+                    # a database restart): run it on a new one rather than fail it.
+                    self._discard(conn)
+                    conn = self._connect()
+                    self._run_batch(conn, batch)
             except psycopg.OperationalError as e:
                 # The server went away or restarted: fail this batch fast with a retryable
                 # error and reconnect for the next one.
@@ -126,8 +145,7 @@ class PostgresStore:
                 err = Unavailable("STORE_UNAVAILABLE", "the database is unreachable; retry")
                 self._settle([(fut, None, err) for _, fut in batch])
                 if conn is not None:
-                    with contextlib.suppress(Exception):
-                        conn.close()
+                    self._discard(conn)
                 conn = None
         if conn is not None:
             conn.close()
@@ -137,18 +155,25 @@ class PostgresStore:
         started = time.perf_counter()
         with conn.cursor() as cur:
             tx = PgTx(cur)
-            cur.execute("BEGIN")
+            try:
+                cur.execute("BEGIN")
+            except psycopg.OperationalError as e:
+                if conn.broken:
+                    raise _StaleConnection(str(e)) from e
+                raise
             try:
                 for fn, fut in batch:
                     cur.execute("SAVEPOINT op")
                     try:
                         result = fn(tx)
-                    except psycopg.OperationalError:
-                        raise
                     except BaseException as e:  # the caller gets it; the batch goes on
+                        if isinstance(e, psycopg.OperationalError) and not isinstance(
+                            e, _LOST_RACE
+                        ):
+                            raise  # the connection is gone: the whole batch fails
                         cur.execute("ROLLBACK TO SAVEPOINT op")
                         cur.execute("RELEASE SAVEPOINT op")
-                        if isinstance(e, psycopg.errors.UniqueViolation):
+                        if isinstance(e, (psycopg.errors.UniqueViolation, *_LOST_RACE)):
                             conflict = Conflict("CONFLICT", f"a concurrent change won: {e}")
                             conflict.__cause__ = e
                             e = conflict
@@ -175,9 +200,29 @@ class PostgresStore:
 
     def _run_read(self, fn: Callable[[PgTx], T]) -> T:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = self._connect()
-            self._local.conn = conn
+        if conn is not None and not (conn.closed or conn.broken):
+            try:
+                return self._read_on(conn, fn)
+            except psycopg.OperationalError:
+                # A connection kept from before a database restart fails on its first use
+                # after it. Reads change nothing, so one more try on a new connection is
+                # safe; any other error (a cancelled query, say) is the caller's.
+                if not conn.broken:
+                    raise
+        if conn is not None:
+            self._discard(conn)
+        conn = self._connect()
+        self._local.conn = conn
+        return self._read_on(conn, fn)
+
+    def _discard(self, conn: psycopg.Connection[Any]) -> None:
+        with contextlib.suppress(Exception):
+            conn.close()
+        with self._lock:
+            if conn in self._conns:
+                self._conns.remove(conn)
+
+    def _read_on(self, conn: psycopg.Connection[Any], fn: Callable[[PgTx], T]) -> T:
         with conn.cursor() as cur:
             cur.execute("BEGIN READ ONLY")
             try:

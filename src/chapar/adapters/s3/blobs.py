@@ -100,7 +100,7 @@ class S3BlobStore:
         # A single PUT is atomic in S3: readers see the old object or the whole new one.
         try:
             await obstore.put_async(self._store, key, data)
-        except BaseError as e:
+        except (BaseError, FileNotFoundError) as e:  # a 404 on a put: no such bucket
             raise _unavailable("put", key, e) from e
 
     async def get(self, key: str) -> bytes | None:

@@ -162,6 +162,9 @@ class SmppSms(Provider):
             answer = await fut
         finally:
             del self.pending[log_id]
+            if fut.cancelled() or not fut.done():  # given up: forget its sequence number
+                for seq in [k for k, v in self.by_sequence.items() if v == log_id]:
+                    del self.by_sequence[seq]
         status = answer.command_status
         if isinstance(answer, SubmitSmResp) and status == SmppCommandStatus.ESME_ROK:
             return Accepted(provider_id=answer.message_id)

@@ -1,13 +1,20 @@
 // The client core: the signed-in user, the chats and messages the screens show, and the rules
-// that keep them equal to the server's (the update log through the Sequencer, the outbox).
+// that keep them equal to the server's (the user's update log through the Sequencer, each
+// group's and channel's own log through a ChannelSequencer, the outbox, uploads).
 // It knows nothing of the DOM; screens listen to its 'change' events and call its methods.
+// Groups and channels: core/chats.js adds their rules and actions to this class.
 //
 // Change events carry {what, key}: what is 'auth', 'status', 'dialogs', 'messages' (key: the
-// chat), 'typing' (key) or 'me'.
+// chat), 'typing' (key), 'chat' (key: a group's or channel's info changed) or 'me'.
+//
+// Messages are identified by chat and id together: private ids are per user box, and each
+// group or channel numbers its own messages (docs/api.md, docs/chats.md).
 
 import { ApiError, Connection } from './connection.js';
+import { MediaUrls, Upload } from './media.js';
 import { Outbox, peerKeyOf } from './outbox.js';
 import { Sequencer } from './sync.js';
+import { chatMethods } from './chats.js';
 
 const AUTH_KEY = 'chapar.auth';
 const TYPING_SHOWN_MS = 6000;
@@ -34,6 +41,9 @@ export class Client extends EventTarget {
       (u) => this.applyUpdate(u),
     );
     this.seq.onSyncing = () => this.emit('status');
+    this.chanSeqs = new Map(); // chat id -> ChannelSequencer
+    this.mediaUrls = new MediaUrls((method, params) => this.conn.call(method, params));
+    this.uploads = [];
     this.token = null;
     this.me = null;
     this.outbox = null;
@@ -44,6 +54,8 @@ export class Client extends EventTarget {
     this.conn.addEventListener('unauthorized', () => this.forget());
     this.conn.addEventListener('state', (e) => {
       if (this.seq.pts !== null && e.detail.pts > this.seq.pts) this.seq.catchUp();
+      // A lost post with nothing after it would go unnoticed: look at the open chat's log.
+      if (this.openKey?.[0] === 'c') this.chanSeqs.get(Number(this.openKey.slice(1)))?.catchUp();
     });
     window.addEventListener('storage', (e) => {
       if (this.outbox && e.key === this.outbox.key) {
@@ -59,13 +71,22 @@ export class Client extends EventTarget {
 
   resetState() {
     this.users = new Map();
-    this.dialogs = new Map(); // key -> {peer, top_message, read_inbox_max_id, ...}
+    this.chats = new Map(); // chat id -> Chat as the viewer sees it (role, rights)
+    this.dialogs = new Map(); // key -> {peer, top_message, read_inbox_max_id, ..., pts}
     this.histories = new Map(); // key -> {messages: Map, loaded, minId, complete, loading}
-    this.byId = new Map();
-    this.typing = new Map(); // user id -> timer
+    this.extra = new Map(); // "key:id" -> a message fetched for a reply quote
+    this.privKeys = new Map(); // private message id -> its chat key (deletes name ids only)
+    this.typing = new Map(); // key -> Map(user id -> timer)
     this.echoed = new Map(); // random_id -> message id (our send, seen before its answer)
-    this.deletedIds = new Set(); // ids deleted while this page lives (for reply quotes)
-    this.replyLookups = new Map(); // id -> 'fetching' | 'deleted'
+    this.deletedIds = new Set(); // "key:id" deleted while this page lives (reply quotes)
+    this.replyLookups = new Map(); // "key:id" -> 'fetching' | 'deleted'
+    this.myReactions = new Map(); // "key:id" -> the emoji this user chose here
+    this.viewed = new Set(); // "key:id" of channel posts counted as viewed
+    for (const s of this.chanSeqs?.values() ?? []) s.gone = true;
+    this.chanSeqs = new Map();
+    for (const u of this.uploads ?? []) u.cancel();
+    this.uploads = [];
+    this.mediaUrls?.clear();
     this.ready = false;
     this.openKey = null;
     this.flushing = null;
@@ -83,6 +104,20 @@ export class Client extends EventTarget {
     if (this.conn.status !== 'open') return 'connecting';
     if (this.token && (!this.ready || this.seq.syncing)) return 'updating';
     return 'online';
+  }
+
+  /** Resolves when connected and synced (or signed out). */
+  whenOnline() {
+    if (this.status === 'online' || !this.token) return Promise.resolve();
+    return new Promise((resolve) => {
+      const on = () => {
+        if (this.status === 'online' || !this.token) {
+          this.removeEventListener('change', on);
+          resolve();
+        }
+      };
+      this.addEventListener('change', on);
+    });
   }
 
   // -- sign-in ------------------------------------------------------------------------
@@ -111,6 +146,11 @@ export class Client extends EventTarget {
     return this.conn.call('auth.sendCode', { phone });
   }
 
+  resendCode(phone, hash) {
+    return this.conn.call('auth.resendCode', { phone, phone_code_hash: hash });
+  }
+
+  /** Signs in, or throws: PHONE_NUMBER_UNOCCUPIED (sign up), SESSION_PASSWORD_NEEDED… */
   async signIn(phone, hash, code) {
     const auth = await this.conn.call('auth.signIn', this.authParams(phone, hash, code));
     this.signedInAs(auth);
@@ -120,6 +160,25 @@ export class Client extends EventTarget {
     const params = { ...this.authParams(phone, hash, code), first_name: firstName };
     if (lastName) params.last_name = lastName;
     this.signedInAs(await this.conn.call('auth.signUp', params));
+  }
+
+  /** The two-step password's hint, after signIn answered SESSION_PASSWORD_NEEDED. */
+  passwordHint(phone, hash) {
+    return this.conn.call('auth.getPassword', { phone, phone_code_hash: hash });
+  }
+
+  async checkPassword(phone, hash, password) {
+    const { code: _, ...params } = this.authParams(phone, hash, '');
+    this.signedInAs(await this.conn.call('auth.checkPassword', { ...params, password }));
+  }
+
+  requestRecovery(phone, hash) {
+    return this.conn.call('auth.requestPasswordRecovery', { phone, phone_code_hash: hash });
+  }
+
+  async recoverPassword(phone, hash, code) {
+    const params = this.authParams(phone, hash, code);
+    this.signedInAs(await this.conn.call('auth.recoverPassword', params));
   }
 
   authParams(phone, hash, code) {
@@ -180,12 +239,17 @@ export class Client extends EventTarget {
   // -- connection and sync --------------------------------------------------------------
   /**
    * An update with a top-level chat_id and a pts belongs to that group's or channel's own
-   * log, not to the user's (docs/api.md): it must not move the user's pts. This client has
-   * no group or channel screens yet, so those updates are left for them; the user's log
-   * (everything else) goes through the Sequencer.
+   * log (its ChannelSequencer); any other with a pts to the user's log; `updatesTooLong`
+   * means pushes were lost: catch up everything, as after a reconnect.
    */
   onPush(updates) {
-    this.seq.feed(updates.filter((u) => !(u.chat_id != null && typeof u.pts === 'number')));
+    const mine = [];
+    for (const u of updates) {
+      if (u.type === 'updatesTooLong') this.resyncAll();
+      else if (u.chat_id != null && typeof u.pts === 'number') this.chanSeq(u.chat_id).feed([u]);
+      else mine.push(u);
+    }
+    if (mine.length) this.seq.feed(mine);
   }
 
   async onOpen() {
@@ -193,9 +257,15 @@ export class Client extends EventTarget {
     if (!this.ready) {
       await this.loadDialogs();
     } else {
-      await this.seq.catchUp();
+      await this.resyncAll();
     }
     this.flushOutbox();
+  }
+
+  /** After a reconnect (or lost pushes): the user's log, then every chat that moved. */
+  async resyncAll() {
+    await this.seq.catchUp();
+    await this.refreshChats();
   }
 
   loadDialogs() {
@@ -220,10 +290,12 @@ export class Client extends EventTarget {
       return;
     }
     this.addUsers(res.users);
-    for (const m of res.messages) if (m.peer.user_id != null) this.addMessage(m, false);
-    // Groups and channels are listed once their screens exist (docs/web-client.md).
+    this.addChats(res.chats);
+    for (const m of res.messages) this.addMessage(this.normalize(m), false);
     for (const d of res.dialogs) {
-      if (d.peer.user_id != null) this.dialogs.set(peerKeyOf(d.peer), { ...d });
+      const key = peerKeyOf(d.peer);
+      this.dialogs.set(key, { ...d });
+      if (d.peer.chat_id != null) this.chanSeq(d.peer.chat_id).start(d.pts ?? 0);
     }
     this.ready = true;
     this.seq.start(res.state.pts);
@@ -258,12 +330,16 @@ export class Client extends EventTarget {
       const full = await this.conn.call('users.getFullUser', { user_id: id });
       this.addUsers([full.user]);
       this.emit('dialogs');
-      this.emit('messages', `u${id}`);
+      this.emit('messages', this.openKey);
     } catch {
       // shown by id until a later try
     } finally {
       this.fetchingUsers.delete(id);
     }
+  }
+
+  peerOf(key) {
+    return peerOfKey(key);
   }
 
   history(key) {
@@ -290,12 +366,25 @@ export class Client extends EventTarget {
     return d;
   }
 
+  /** A message of a chat: from its history, or one fetched for a reply quote. */
+  msg(key, id) {
+    return this.histories.get(key)?.messages.get(id) ?? this.extra.get(`${key}:${id}`);
+  }
+
+  /** Chat posts pushed to every member carry no `out`: it is whether we sent it. */
+  normalize(m) {
+    if (m.peer.chat_id != null) m.out = !!this.me && m.from_id === this.me.id;
+    return m;
+  }
+
   /** Store a message; with `live`, it is news: it moves its chat up and may count unread. */
   addMessage(m, live = true) {
     const key = peerKeyOf(m.peer);
-    const known = this.byId.has(m.id);
-    this.byId.set(m.id, m);
-    this.history(key).messages.set(m.id, m);
+    const h = this.history(key);
+    const known = h.messages.has(m.id);
+    h.messages.set(m.id, m);
+    this.extra.delete(`${key}:${m.id}`);
+    if (key[0] === 'u') this.privKeys.set(m.id, key);
     if (!live) return key;
     const d = this.dialog(key);
     if (m.id > d.top_message) d.top_message = m.id;
@@ -303,22 +392,29 @@ export class Client extends EventTarget {
     return key;
   }
 
+  /** Private deletes name ids of the user's box only. */
   removeMessages(ids) {
-    const touched = new Set();
+    const byKey = new Map();
     for (const id of ids) {
-      this.deletedIds.add(id);
-      const m = this.byId.get(id);
-      if (!m) continue;
-      this.byId.delete(id);
-      const key = peerKeyOf(m.peer);
-      this.histories.get(key)?.messages.delete(id);
-      touched.add(key);
+      const key = this.privKeys.get(id);
+      if (!key) continue;
+      if (!byKey.has(key)) byKey.set(key, []);
+      byKey.get(key).push(id);
     }
-    for (const key of touched) {
-      const d = this.dialogs.get(key);
-      if (d && !this.byId.has(d.top_message)) this.refreshTop(key);
-      this.emit('messages', key);
+    for (const [key, list] of byKey) this.removeFrom(key, list);
+  }
+
+  removeFrom(key, ids) {
+    const h = this.histories.get(key);
+    for (const id of ids) {
+      this.deletedIds.add(`${key}:${id}`);
+      h?.messages.delete(id);
+      this.extra.delete(`${key}:${id}`);
+      if (key[0] === 'u') this.privKeys.delete(id);
     }
+    const d = this.dialogs.get(key);
+    if (d && !this.msg(key, d.top_message)) this.refreshTop(key);
+    this.emit('messages', key);
     this.emit('dialogs');
   }
 
@@ -333,10 +429,12 @@ export class Client extends EventTarget {
     try {
       const res = await this.conn.call('messages.getHistory', { peer: d.peer, limit: 1 });
       if (res.messages.length) {
-        this.addMessage(res.messages[0], false);
+        this.addMessage(this.normalize(res.messages[0]), false);
         d.top_message = res.messages[0].id;
-      } else {
+      } else if (key[0] === 'u') {
         this.dialogs.delete(key);
+      } else {
+        d.top_message = 0;
       }
       this.emit('dialogs');
     } catch {
@@ -344,35 +442,41 @@ export class Client extends EventTarget {
     }
   }
 
-  setTypingShown(userId, on) {
-    clearTimeout(this.typing.get(userId));
-    this.typing.delete(userId);
+  setTypingShown(key, userId, on) {
+    let who = this.typing.get(key);
+    clearTimeout(who?.get(userId));
+    who?.delete(userId);
     if (on) {
-      this.typing.set(
+      if (!who) this.typing.set(key, (who = new Map()));
+      who.set(
         userId,
-        setTimeout(() => this.setTypingShown(userId, false), TYPING_SHOWN_MS),
+        setTimeout(() => this.setTypingShown(key, userId, false), TYPING_SHOWN_MS),
       );
     }
-    this.emit('typing', `u${userId}`);
+    if (who && !who.size) this.typing.delete(key);
+    this.emit('typing', key);
   }
 
   isTyping(key) {
-    return key[0] === 'u' && this.typing.has(Number(key.slice(1)));
+    return this.typing.has(key);
   }
 
-  // -- updates --------------------------------------------------------------------------
+  /** Who is typing in a chat (user ids). */
+  typers(key) {
+    return [...(this.typing.get(key)?.keys() ?? [])];
+  }
+
+  // -- updates of the user's log ----------------------------------------------------------
   applyUpdate(u) {
-    if (u.message && u.message.peer?.user_id == null) return; // a group's: no screen yet
     switch (u.type) {
       case 'updateNewMessage': {
         const m = u.message;
+        const key = peerKeyOf(m.peer);
         if (m.out) this.noteEcho(m);
-        else if (this.typing.has(m.from_id)) this.setTypingShown(m.from_id, false);
-        const key = this.addMessage(m);
+        else if (this.typing.get(key)?.has(m.from_id)) this.setTypingShown(key, m.from_id, false);
+        this.addMessage(m);
         if (m.peer.user_id != null) this.user(m.peer.user_id);
-        if (!m.out && key === this.openKey && document.visibilityState === 'visible') {
-          this.markRead(key);
-        }
+        this.readIfOpen(key, m);
         this.emit('messages', key);
         this.emit('dialogs');
         break;
@@ -386,7 +490,8 @@ export class Client extends EventTarget {
       case 'updateDeleteMessages':
         this.removeMessages(u.messages);
         break;
-      case 'updateReadHistoryInbox': {
+      case 'updateReadHistoryInbox':
+      case 'updateReadChannelInbox': {
         const d = this.dialog(peerKeyOf(u.peer));
         d.read_inbox_max_id = Math.max(d.read_inbox_max_id, u.max_id);
         d.unread_count = u.still_unread_count;
@@ -413,11 +518,25 @@ export class Client extends EventTarget {
         break;
       }
       case 'updateUserTyping':
-        this.setTypingShown(u.user_id, u.action === 'typing');
+        this.setTypingShown(`u${u.user_id}`, u.user_id, u.action === 'typing');
+        break;
+      case 'updateChatUserTyping':
+        if (u.user_id !== this.me?.id) {
+          this.setTypingShown(peerKeyOf(u.peer), u.user_id, u.action === 'typing');
+        }
+        break;
+      case 'updateChannel':
+        this.onChannelUpdate(u);
         break;
       default:
         // A type this version does not know: its pts still counts (the Sequencer moved on).
         break;
+    }
+  }
+
+  readIfOpen(key, m) {
+    if (!m.out && key === this.openKey && document.visibilityState === 'visible') {
+      this.markRead(key);
     }
   }
 
@@ -426,22 +545,25 @@ export class Client extends EventTarget {
   chatList() {
     const rows = new Map();
     for (const [key, d] of this.dialogs) {
-      const top = this.byId.get(d.top_message);
+      const top = this.msg(key, d.top_message);
       rows.set(key, { key, dialog: d, top, pending: null, date: top?.date ?? 0 });
     }
-    for (const item of this.outbox?.items ?? []) {
+    const pending = [
+      ...(this.outbox?.items ?? []).filter((i) => !this.echoed.has(i.random_id)),
+      ...this.uploads.map((u) => ({ peer: u.peer, text: u.caption, date: u.date, upload: u })),
+    ];
+    for (const item of pending) {
       const key = peerKeyOf(item.peer);
-      if (this.echoed.has(item.random_id)) continue;
       const row = rows.get(key) ?? { key, dialog: this.dialog(key), top: null, date: 0 };
       if (item.date >= row.date) Object.assign(row, { pending: item, date: item.date });
       rows.set(key, row);
     }
     return [...rows.values()]
-      .filter((r) => r.top || r.pending)
+      .filter((r) => r.top || r.pending || r.key[0] === 'c')
       .sort((a, b) => b.date - a.date || b.dialog.top_message - a.dialog.top_message);
   }
 
-  /** The title of a chat: the user's name, or "Saved Messages" for one's own. */
+  /** The user a private chat is with (null for groups and channels). */
   chatUser(key) {
     return key[0] === 'u' ? this.user(Number(key.slice(1))) : null;
   }
@@ -474,12 +596,15 @@ export class Client extends EventTarget {
         // Only what follows on from this page is known to be complete.
         for (const id of h.messages.keys()) if (id < minId) h.messages.delete(id);
       }
-      for (const m of res.messages) this.addMessage(m, false);
+      for (const m of res.messages) this.addMessage(this.normalize(m), false);
       h.minId = minId || h.minId;
       h.complete = ids.length < HISTORY_PAGE;
       h.loaded = true;
-    } catch {
-      // loaded again when the chat is next opened
+      const d = this.dialogs.get(key);
+      if (d && ids.length) d.top_message = Math.max(d.top_message, ...ids);
+      if (d) this.emit('dialogs');
+    } catch (e) {
+      if (e.isRejection && key[0] === 'c') h.denied = e.type;
     } finally {
       h.loading = false;
       this.emit('messages', key);
@@ -491,7 +616,16 @@ export class Client extends EventTarget {
     const h = this.history(key);
     const msgs = [...h.messages.values()].sort((a, b) => a.id - b.id);
     const pending = (this.outbox?.forPeer(key) ?? []).filter((i) => !this.echoed.has(i.random_id));
-    return { messages: msgs, pending, loading: h.loading, complete: h.complete, loaded: h.loaded };
+    const uploads = this.uploads.filter((u) => u.key === key);
+    return {
+      messages: msgs,
+      pending,
+      uploads,
+      loading: h.loading,
+      complete: h.complete,
+      loaded: h.loaded,
+      denied: h.denied ?? null,
+    };
   }
 
   /**
@@ -499,25 +633,26 @@ export class Client extends EventTarget {
    * 'deleted' when it no longer exists.
    */
   replied(key, id) {
-    const m = this.byId.get(id);
+    const m = this.msg(key, id);
     if (m) return m;
-    const known = this.replyLookups.get(id);
-    if (known === 'deleted' || (known === undefined && this.deletedIds.has(id))) return 'deleted';
+    const fk = `${key}:${id}`;
+    const known = this.replyLookups.get(fk);
+    if (known === 'deleted' || (known === undefined && this.deletedIds.has(fk))) return 'deleted';
     if (known === undefined) {
-      this.replyLookups.set(id, 'fetching');
+      this.replyLookups.set(fk, 'fetching');
       this.conn
         .call('messages.getHistory', { peer: peerOfKey(key), offset_id: id + 1, limit: 1 })
         .then((res) => {
           const found = res.messages.find((x) => x.id === id);
           if (found) {
-            this.byId.set(found.id, found);
-            this.replyLookups.delete(id);
+            this.extra.set(fk, this.normalize(found));
+            this.replyLookups.delete(fk);
           } else {
-            this.replyLookups.set(id, 'deleted');
+            this.replyLookups.set(fk, 'deleted');
           }
           this.emit('messages', key);
         })
-        .catch(() => this.replyLookups.delete(id));
+        .catch(() => this.replyLookups.delete(fk));
     }
     return null;
   }
@@ -529,6 +664,31 @@ export class Client extends EventTarget {
     this.emit('dialogs');
     this.flushOutbox();
     return item;
+  }
+
+  /** Files dropped, pasted or picked: each is uploaded in parts and sent as it finishes. */
+  sendFiles(key, files, caption = '', replyTo = null) {
+    for (const [i, file] of [...files].entries()) {
+      const up = new Upload(this, key, file, i === 0 ? caption : '', i === 0 ? replyTo : null);
+      this.uploads.push(up);
+      up.run();
+    }
+    this.emit('messages', key);
+    this.emit('dialogs');
+  }
+
+  /** A send's answer (message and pts) is the update it made: feed it to its log. */
+  confirmSent(res) {
+    const m = this.normalize(res.message);
+    const key = this.addMessage(m);
+    if (m.peer.chat_id != null) {
+      const u = { type: 'updateNewChannelMessage', chat_id: m.peer.chat_id, message: m };
+      this.chanSeq(m.peer.chat_id).feed([{ ...u, pts: res.pts }]);
+    } else {
+      this.seq.feed([{ type: 'updateNewMessage', message: m, pts: res.pts }]);
+    }
+    this.emit('messages', key);
+    this.emit('dialogs');
   }
 
   /** Our own message came back through the log before its answer: hide its pending copy. */
@@ -560,13 +720,9 @@ export class Client extends EventTarget {
         if (item.reply_to) params.reply_to = item.reply_to;
         try {
           const res = await this.conn.call('messages.sendMessage', params, { timeout: 0 });
-          this.addMessage(res.message);
           outbox.remove(item.random_id);
           this.echoed.delete(item.random_id);
-          this.seq.feed([{ type: 'updateNewMessage', message: res.message, pts: res.pts }]);
-          const key = peerKeyOf(item.peer);
-          this.emit('messages', key);
-          this.emit('dialogs');
+          this.confirmSent(res);
         } catch (e) {
           item.sending = false;
           if (e.type === 'FLOOD_WAIT') {
@@ -602,16 +758,25 @@ export class Client extends EventTarget {
 
   async edit(key, id, text) {
     const res = await this.conn.call('messages.editMessage', { peer: peerOfKey(key), id, text });
-    this.addMessage(res.message, false);
-    this.seq.feed([{ type: 'updateEditMessage', message: res.message, pts: res.pts }]);
+    const m = this.normalize(res.message);
+    this.addMessage(m, false);
+    if (m.peer.chat_id != null) {
+      const u = { type: 'updateEditChannelMessage', chat_id: m.peer.chat_id, message: m };
+      this.chanSeq(m.peer.chat_id).feed([{ ...u, pts: res.pts }]);
+    } else {
+      this.seq.feed([{ type: 'updateEditMessage', message: m, pts: res.pts }]);
+    }
     this.emit('messages', key);
     this.emit('dialogs');
   }
 
-  async deleteMessages(ids, revoke) {
-    const res = await this.conn.call('messages.deleteMessages', { id: ids, revoke });
-    this.removeMessages(ids);
-    this.seq.expect(res.pts);
+  async deleteMessages(key, ids, revoke) {
+    const params = { id: ids, revoke };
+    if (key[0] === 'c') params.peer = peerOfKey(key);
+    const res = await this.conn.call('messages.deleteMessages', params);
+    this.removeFrom(key, ids);
+    if (key[0] === 'c') this.chanSeq(Number(key.slice(1))).expect(res.pts);
+    else this.seq.expect(res.pts);
   }
 
   /** The open chat is read: at once here, and told to the server in one call per burst. */
@@ -619,25 +784,28 @@ export class Client extends EventTarget {
     const d = this.dialogs.get(key);
     if (!d || !this.ready || document.visibilityState !== 'visible') return;
     if (d.unread_count === 0 && d.read_inbox_max_id >= d.top_message) return;
-    const top = this.byId.get(d.top_message);
+    const top = this.msg(key, d.top_message);
     if (top?.out && d.unread_count === 0) return;
     d.unread_count = 0;
     d.read_inbox_max_id = d.top_message;
     this.emit('dialogs');
     this.readTimers ??= new Map();
     clearTimeout(this.readTimers.get(key));
-    this.readTimers.set(key, setTimeout(async () => {
-      this.readTimers.delete(key);
-      try {
-        const res = await this.conn.call('messages.readHistory', {
-          peer: d.peer,
-          max_id: d.read_inbox_max_id,
-        });
-        this.seq.expect(res.pts);
-      } catch {
-        // the unread count comes back with the next sync
-      }
-    }, 250));
+    this.readTimers.set(
+      key,
+      setTimeout(async () => {
+        this.readTimers.delete(key);
+        try {
+          const res = await this.conn.call('messages.readHistory', {
+            peer: d.peer,
+            max_id: d.read_inbox_max_id,
+          });
+          this.seq.expect(res.pts);
+        } catch {
+          // the unread count comes back with the next sync
+        }
+      }, 250),
+    );
   }
 
   setTyping(key, action) {
@@ -647,9 +815,14 @@ export class Client extends EventTarget {
   }
 
   // -- people ---------------------------------------------------------------------------
-  /** Find someone by @username or phone number; returns the chat key. */
+  /**
+   * Find a chat by what the user typed: an invite link (returns {invite: hash}), a phone
+   * number, or an @username of a person or of a public group or channel ({key}).
+   */
   async findPeer(query) {
     const q = query.trim();
+    const invite = inviteHash(q);
+    if (invite) return { invite };
     const phoneLike = /^[+0-9۰-۹٠-٩\s()-]{5,}$/.test(q) && !q.startsWith('@');
     if (phoneLike) {
       const res = await this.conn.call('contacts.importContacts', {
@@ -657,13 +830,19 @@ export class Client extends EventTarget {
       });
       if (!res.imported.length) throw new ApiError(400, 'NOT_ON_CHAPAR', '');
       this.addUsers(res.users);
-      return `u${res.imported[0].user_id}`;
+      return { key: `u${res.imported[0].user_id}` };
     }
-    const res = await this.conn.call('contacts.resolveUsername', {
-      username: q.replace(/^@/, ''),
-    });
-    this.addUsers([res.user]);
-    return peerKeyOf(res.peer);
+    const username = q.replace(/^@/, '').replace(/^.*\/(?=[^/]+$)/, '');
+    try {
+      const res = await this.conn.call('contacts.resolveUsername', { username });
+      this.addUsers([res.user]);
+      return { key: peerKeyOf(res.peer) };
+    } catch (e) {
+      if (e.type !== 'USERNAME_NOT_OCCUPIED' || username.length < 2) throw e;
+      const chat = await this.findPublicChat(username);
+      if (!chat) throw e;
+      return { key: `c${chat.id}` };
+    }
   }
 
   async updateProfile(fields) {
@@ -694,6 +873,27 @@ export class Client extends EventTarget {
   resetSession(id) {
     return this.conn.call('account.resetAuthorization', { id });
   }
+
+  // -- two-step verification ------------------------------------------------------------
+  passwordSettings() {
+    return this.conn.call('account.getPassword', {});
+  }
+
+  updatePassword(params) {
+    return this.conn.call('account.updatePasswordSettings', params);
+  }
+
+  confirmPasswordEmail(code) {
+    return this.conn.call('account.confirmPasswordEmail', { code });
+  }
+}
+
+Object.assign(Client.prototype, chatMethods);
+
+/** The hash of an invite link (".../join/<hash>"), or null. */
+export function inviteHash(text) {
+  const m = /(?:^|\/)join\/([A-Za-z0-9_-]+)\/?$/.exec(String(text).trim());
+  return m ? m[1] : null;
 }
 
 function sleep(ms) {

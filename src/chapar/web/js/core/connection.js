@@ -13,6 +13,12 @@ const REPEATABLE = new Set([
   'account.updateProfile',
   'contacts.importContacts',
   'auth.sendCode',
+  // reads, and writes that set a state (doing them twice leaves the same state)
+  'messages.search',
+  'contacts.search',
+  'messages.sendReaction',
+  'messages.updatePinnedMessage',
+  'channels.editAdmin',
 ]);
 
 export function isRepeatable(method, params) {

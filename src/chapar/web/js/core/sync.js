@@ -6,6 +6,8 @@
 // returns. While a difference is being fetched (or before the starting pts is known) pushes
 // are buffered, because applying them before the missing ones would break the order.
 // Updates without a pts (typing) are hints and are applied at once.
+//
+// ChannelSequencer (below) applies the same rules to one group's or channel's own log.
 
 export class Sequencer {
   /**
@@ -123,5 +125,61 @@ export class Sequencer {
 
   drain() {
     if (this.drainBuffered()) this.catchUp();
+  }
+}
+
+/**
+ * The same rules for one group's or channel's own log (docs/chats.md, "Sync"): its updates
+ * carry a top-level chat_id and a pts of that chat, and missing ones come from
+ * updates.getChannelDifference, repeated while `final` is false. A member too far behind
+ * (`too_long`) reloads the recent history instead (onTooLong) and goes on from the chat's
+ * pts. A refusal (left, banned, the chat is gone) stops it (onGone).
+ */
+export class ChannelSequencer extends Sequencer {
+  constructor(chatId, call, apply, { onTooLong = async () => {}, onGone = () => {} } = {}) {
+    super(call, apply);
+    this.chatId = chatId;
+    this.onTooLong = onTooLong;
+    this.onGone = onGone;
+    this.gone = false;
+  }
+
+  feed(updates) {
+    if (!this.gone) super.feed(updates);
+  }
+
+  async loop() {
+    do {
+      this.again = false;
+      for (;;) {
+        let diff;
+        try {
+          diff = await this.call('updates.getChannelDifference', {
+            channel: { chat_id: this.chatId },
+            pts: this.pts,
+            limit: 100,
+          });
+        } catch (e) {
+          if (!e.isRejection) throw e;
+          this.gone = true;
+          this.buffer = [];
+          this.onGone(e);
+          return;
+        }
+        if (diff.too_long) {
+          this.buffer = this.buffer.filter((u) => u.pts > diff.pts);
+          await this.onTooLong(diff.pts);
+          this.pts = Math.max(this.pts, diff.pts);
+          break;
+        }
+        for (const u of diff.updates) {
+          if (typeof u.pts !== 'number' || u.pts <= this.pts) continue;
+          this.apply(u);
+          this.pts = u.pts;
+        }
+        this.pts = Math.max(this.pts, diff.pts);
+        if (diff.final) break;
+      }
+    } while (this.drainBuffered() || this.again);
   }
 }

@@ -1,4 +1,6 @@
-// Sign-in: phone number, then the code (with the resend timer), then a name for a new account.
+// Sign-in: phone number, then the code (with the resend timer and the next way to send it),
+// then the two-step password when the account has one (or an emailed recovery code), or a
+// name for a new account.
 
 import { asciiDigits, countdown, digits, errorText, getLang, setLang, t } from '../i18n.js';
 import { h, icon } from './dom.js';
@@ -13,6 +15,9 @@ const flow = {
   resendAt: 0,
   code: '',
   error: '',
+  hint: '',
+  hasRecovery: false,
+  emailPattern: '',
 };
 
 /** The number as the user typed it, loosely checked before asking the server. */
@@ -50,6 +55,8 @@ export class AuthScreen {
     const card = h('div', { class: 'auth-card' }, logo());
     if (flow.step === 'phone') this.phoneStep(card);
     else if (flow.step === 'code') this.codeStep(card);
+    else if (flow.step === 'password') this.passwordStep(card);
+    else if (flow.step === 'recovery') this.recoveryStep(card);
     else this.nameStep(card);
     this.el.replaceChildren(
       h(
@@ -84,6 +91,7 @@ export class AuthScreen {
       role: 'alert',
       text: flow.error,
     });
+    children = children.filter(Boolean);
     const form = h(
       'form',
       {
@@ -116,7 +124,7 @@ export class AuthScreen {
     } finally {
       if (this.client.signedIn) {
         // Signed in: this screen is gone; the next sign-in (after a log-out) starts afresh.
-        Object.assign(flow, { step: 'phone', code: '', error: '', first: '', last: '' });
+        Object.assign(flow, { step: 'phone', code: '', error: '', first: '', last: '', hint: '' });
       } else {
         this.render();
       }
@@ -154,7 +162,15 @@ export class AuthScreen {
   }
 
   async sendCode() {
-    const sent = await this.client.sendCode(flow.phone);
+    this.codeSent(await this.client.sendCode(flow.phone));
+  }
+
+  /** The code again, the next way (auth.resendCode: from the app to SMS, then a call). */
+  async resendCode() {
+    this.codeSent(await this.client.resendCode(flow.phone, flow.hash));
+  }
+
+  codeSent(sent) {
     Object.assign(flow, {
       step: 'code',
       hash: sent.phone_code_hash,
@@ -178,7 +194,8 @@ export class AuthScreen {
     });
     const phone = h('bdi', { dir: 'ltr', text: digits(flow.phone) });
     const hint = h('p', { class: 'hint' });
-    const [before, after] = t(flow.type === 'app' ? 'codeHintApp' : 'codeHint').split('{phone}');
+    const hintKey = { app: 'codeHintApp', call: 'codeHintCall' }[flow.type] ?? 'codeHint';
+    const [before, after] = t(hintKey).split('{phone}');
     hint.append(before, phone, after ?? '');
     const resend = h('div', { class: 'resend', 'aria-live': 'polite' });
     const tick = () => {
@@ -196,7 +213,8 @@ export class AuthScreen {
           type: 'button',
           class: 'text-btn',
           text: label,
-          onclick: (e) => this.run(e.currentTarget, () => this.sendCode()),
+          onclick: (e) =>
+            this.run(e.currentTarget, () => (flow.nextType ? this.resendCode() : this.sendCode())),
         }),
       );
     };
@@ -235,9 +253,81 @@ export class AuthScreen {
     try {
       await this.client.signIn(flow.phone, flow.hash, flow.code);
     } catch (e) {
+      if (e.type === 'SESSION_PASSWORD_NEEDED') {
+        const pw = await this.client.passwordHint(flow.phone, flow.hash);
+        Object.assign(flow, { step: 'password', hint: pw.hint ?? '', hasRecovery: !!pw.has_recovery });
+        return;
+      }
       if (e.type !== 'PHONE_NUMBER_UNOCCUPIED') throw e;
       flow.step = 'name';
     }
+  }
+
+  passwordStep(card) {
+    const input = h('input', {
+      id: 'password',
+      type: 'password',
+      autocomplete: 'current-password',
+      dir: 'ltr',
+      required: true,
+    });
+    const field = this.field('password', t('passwordLabel'), input);
+    if (flow.hint) {
+      field.append(h('p', { class: 'field-hint', dir: 'auto', text: t('passwordHintShown', { hint: flow.hint }) }));
+    }
+    card.append(
+      h('h1', { text: t('passwordTitle') }),
+      h('p', { class: 'hint', text: t('passwordStepHint') }),
+      this.form(
+        (form) => {
+          if (!input.value) {
+            flow.error = errorText({ type: 'PASSWORD_HASH_INVALID' });
+            this.render();
+            return;
+          }
+          this.run(form.querySelector('[type=submit]'), () =>
+            this.client.checkPassword(flow.phone, flow.hash, input.value),
+          );
+        },
+        field,
+        flow.hasRecovery &&
+          h('button', {
+            type: 'button',
+            class: 'text-btn forgot',
+            text: t('forgotPassword'),
+            onclick: (e) =>
+              this.run(e.currentTarget, async () => {
+                const r = await this.client.requestRecovery(flow.phone, flow.hash);
+                Object.assign(flow, { step: 'recovery', emailPattern: r.email_pattern });
+              }),
+          }),
+        h('button', { type: 'submit', class: 'primary', text: t('next') }),
+      ),
+    );
+  }
+
+  recoveryStep(card) {
+    const input = h('input', {
+      id: 'recovery-code',
+      inputmode: 'numeric',
+      autocomplete: 'one-time-code',
+      dir: 'ltr',
+      maxlength: 12,
+    });
+    card.append(
+      h('h1', { text: t('recoveryTitle') }),
+      h('p', { class: 'hint', dir: 'auto', text: t('recoveryHint', { email: flow.emailPattern }) }),
+      this.form(
+        (form) => {
+          const code = asciiDigits(input.value).replace(/\s/g, '');
+          this.run(form.querySelector('[type=submit]'), () =>
+            this.client.recoverPassword(flow.phone, flow.hash, code),
+          );
+        },
+        this.field('recovery-code', t('codeLabel'), input),
+        h('button', { type: 'submit', class: 'primary', text: t('next') }),
+      ),
+    );
   }
 
   nameStep(card) {

@@ -1,19 +1,23 @@
-// The chat list: one row per chat, newest first, filtered by the search box.
+// The chat list: one row per chat (people, groups, channels), newest first. The search box
+// filters it at once and, from two letters on, also asks the server (contacts.search for
+// people and public chats, messages.search for messages) and lists what it found below.
 
 import { displayName } from '../core/client.js';
-import { digits, fold, getLang, num, shortDate, t } from '../i18n.js';
-import { avatar, h, icon, reconcile } from './dom.js';
+import { fold, getLang, num, shortDate, t } from '../i18n.js';
+import {
+  chatAvatarOf,
+  chatTitle,
+  mediaLabel,
+  previewText,
+  senderName,
+  typingText,
+} from './describe.js';
+import { avatar, chatAvatar, h, icon, reconcile } from './dom.js';
 
-/** The name a chat is shown under. */
-export function chatTitle(client, key) {
-  if (client.me && key === `u${client.me.id}`) return t('savedMessages');
-  const user = client.chatUser(key);
-  return user ? displayName(user) || digits(user.phone ?? '') : '…';
-}
+export { chatTitle };
 
-function oneLine(text) {
-  return text.replace(/\s+/g, ' ').trim();
-}
+const SEARCH_DELAY_MS = 300;
+const SEARCH_MIN = 2;
 
 /** The little status mark of an own message: clock, one tick or two. */
 export function statusMark(state) {
@@ -26,46 +30,89 @@ export function statusMark(state) {
   return el;
 }
 
+/** The small people or megaphone mark before a group's or channel's name. */
+export function kindMark(chat) {
+  if (!chat) return null;
+  const el = icon(chat.type === 'channel' ? 'megaphone' : 'people', { cls: 'chat-kind' });
+  el.removeAttribute('aria-hidden');
+  el.setAttribute('role', 'img');
+  el.setAttribute('aria-label', t(chat.type === 'channel' ? 'channel' : 'group'));
+  return el;
+}
+
 export class ChatList {
-  constructor(client, onOpen) {
+  constructor(client, onOpen, onUpdate = () => {}) {
     this.client = client;
     this.onOpen = onOpen;
+    this.onUpdate = onUpdate;
     this.query = '';
+    this.raw = '';
+    this.remote = null; // {q, users, chats, messages} for the current query
+    this.searchTimer = null;
     this.list = h('ul', { class: 'chat-list', 'aria-label': t('chats') });
     this.empty = h('p', { class: 'list-empty' });
-    this.el = h('div', { class: 'chat-list-wrap' }, this.list, this.empty);
+    this.results = h('div', { class: 'search-results' });
+    this.el = h('div', { class: 'chat-list-wrap' }, this.list, this.empty, this.results);
   }
 
   setQuery(q) {
+    this.raw = q.trim();
     this.query = fold(q);
+    clearTimeout(this.searchTimer);
+    if (this.raw.length < SEARCH_MIN) {
+      this.remote = null;
+      return;
+    }
+    const asked = this.raw;
+    this.searchTimer = setTimeout(() => this.searchRemote(asked), SEARCH_DELAY_MS);
+  }
+
+  async searchRemote(q) {
+    const c = this.client;
+    this.remote = { q, pending: true, users: [], chats: [], messages: [] };
+    this.onUpdate();
+    const [peers, messages] = await Promise.all([
+      c.searchPeers(q).catch(() => ({ users: [], chats: [] })),
+      c.searchMessages(q).catch(() => []),
+    ]);
+    if (this.raw !== q) return;
+    this.remote = { q, pending: false, users: peers.users, chats: peers.chats, messages };
+    this.onUpdate();
   }
 
   rows() {
     const c = this.client;
     return c.chatList().map((r) => {
-      const user = c.chatUser(r.key);
+      const chat = c.chat(r.key);
       const title = chatTitle(c, r.key);
       const d = r.dialog;
-      let preview;
+      let preview = '';
+      let sender = '';
       let state = null;
       if (r.pending) {
-        preview = r.pending.text;
-        state = r.pending.failed ? 'failed' : 'pending';
-      } else {
-        preview = r.top.text;
-        if (r.top.out) state = r.top.id <= d.read_outbox_max_id ? 'read' : 'sent';
+        preview = r.pending.upload ? mediaLabel({ type: r.pending.upload.kind, name: r.pending.upload.file.name }) : r.pending.text;
+        state = r.pending.failed || r.pending.upload?.state === 'failed' ? 'failed' : 'pending';
+        if (chat?.type === 'group') sender = t('you');
+      } else if (r.top) {
+        preview = previewText(c, r.key, r.top);
+        if (chat?.type === 'group' && !r.top.action) sender = senderName(c, r.top);
+        if (r.top.out && chat?.type !== 'channel' && !r.top.action) {
+          state = r.top.id <= d.read_outbox_max_id ? 'read' : 'sent';
+        }
       }
       const isSelf = c.me && r.key === `u${c.me.id}`;
+      const user = c.chatUser(r.key);
       return {
         key: r.key,
-        user,
+        chat,
         title,
-        preview: oneLine(preview),
+        preview: preview.replace(/\s+/g, ' ').trim(),
+        sender,
         state: isSelf ? null : state,
         date: r.date,
         unread: d.unread_count,
-        typing: c.isTyping(r.key),
-        haystack: fold(`${title} ${user?.username ?? ''} ${preview}`),
+        typing: c.isTyping(r.key) ? typingText(c, r.key) : null,
+        haystack: fold(`${title} ${user?.username ?? ''} ${chat?.username ?? ''} ${preview}`),
       };
     });
   }
@@ -78,12 +125,13 @@ export class ChatList {
         JSON.stringify([
           r.title,
           r.preview,
+          r.sender,
           r.state,
           r.date,
           r.unread,
           r.typing,
           r.key === selectedKey,
-          r.user?.id,
+          r.chat?.type,
           getLang(),
         ]),
       create: (r) => {
@@ -93,17 +141,138 @@ export class ChatList {
       },
       update: (li, r) => this.fill(li, r, selectedKey),
     });
+    const searching = this.remote !== null;
     this.empty.textContent = rows.length ? '' : this.query ? t('noResults') : t('noChats');
-    this.empty.hidden = rows.length > 0;
+    this.empty.hidden = rows.length > 0 || (searching && this.hasRemote(rows));
+    this.renderResults(rows);
+  }
+
+  hasRemote(rows) {
+    const r = this.remote;
+    if (!r) return false;
+    return r.pending || r.messages.length > 0 || this.peerResults(rows).length > 0;
+  }
+
+  /** People and chats the server found that are not in the list already. */
+  peerResults(rows) {
+    const r = this.remote;
+    if (!r) return [];
+    const shown = new Set(rows.map((x) => x.key));
+    const me = this.client.me?.id;
+    return [
+      ...r.chats.map((c) => ({ key: `c${c.id}`, chat: c })),
+      ...r.users.filter((u) => u.id !== me).map((u) => ({ key: `u${u.id}`, user: u })),
+    ].filter((p) => !shown.has(p.key));
+  }
+
+  renderResults(rows) {
+    const r = this.remote;
+    if (!r) {
+      this.results.replaceChildren();
+      return;
+    }
+    const c = this.client;
+    const peers = this.peerResults(rows);
+    const sections = [];
+    if (r.pending) sections.push(h('p', { class: 'search-status', role: 'status', text: t('searching') }));
+    if (peers.length) {
+      sections.push(
+        h(
+          'section',
+          { class: 'search-section', 'aria-label': t('searchGlobal') },
+          h('h3', { text: t('searchGlobal') }),
+          h(
+            'ul',
+            { class: 'chat-list' },
+            peers.map((p) => {
+              const title = p.chat ? p.chat.title : displayName(p.user);
+              const sub = p.chat?.username ?? p.user?.username;
+              return h(
+                'li',
+                {},
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'result-row',
+                    dataset: { chat: p.key },
+                    onclick: () => this.onOpen(p.key),
+                  },
+                  p.chat ? chatAvatar(p.chat) : avatar(p.user),
+                  h(
+                    'span',
+                    { class: 'chat-main' },
+                    h(
+                      'span',
+                      { class: 'chat-top' },
+                      kindMark(p.chat),
+                      h('span', { class: 'chat-name', dir: 'auto', text: title }),
+                    ),
+                    h('span', { class: 'chat-bottom' }, h('bdi', { class: 'chat-preview', dir: 'ltr', text: sub ? `@${sub}` : '' })),
+                  ),
+                ),
+              );
+            }),
+          ),
+        ),
+      );
+    }
+    if (r.messages.length) {
+      sections.push(
+        h(
+          'section',
+          { class: 'search-section', 'aria-label': t('searchMessages') },
+          h('h3', { text: t('searchMessages') }),
+          h(
+            'ul',
+            { class: 'chat-list found-messages' },
+            r.messages.map((m) => {
+              const key = m.peer.chat_id != null ? `c${m.peer.chat_id}` : `u${m.peer.user_id}`;
+              return h(
+                'li',
+                {},
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'result-row',
+                    dataset: { chat: key, msg: m.id },
+                    onclick: () => this.onOpen(key, { jump: m.id }),
+                  },
+                  chatAvatarOf(c, key),
+                  h(
+                    'span',
+                    { class: 'chat-main' },
+                    h(
+                      'span',
+                      { class: 'chat-top' },
+                      h('span', { class: 'chat-name', dir: 'auto', text: chatTitle(c, key) }),
+                      h('span', { class: 'chat-time', text: shortDate(m.date) }),
+                    ),
+                    h('span', { class: 'chat-bottom' }, h('span', { class: 'chat-preview', dir: 'auto', text: previewText(c, key, m) })),
+                  ),
+                ),
+              );
+            }),
+          ),
+        ),
+      );
+    }
+    this.results.replaceChildren(...sections);
   }
 
   fill(li, r, selectedKey) {
     const preview = r.typing
-      ? h('span', { class: 'chat-preview typing', text: `${t('typing')}…` })
-      : h('span', { class: 'chat-preview', dir: 'auto', text: r.preview });
+      ? h('span', { class: 'chat-preview typing', text: r.typing })
+      : h(
+          'span',
+          { class: 'chat-preview', dir: 'auto' },
+          r.sender && h('span', { class: 'chat-sender', text: `${r.sender}: ` }),
+          r.preview,
+        );
     const label = [
-      r.title,
-      r.typing ? t('typing') : r.preview,
+      r.chat ? `${t(r.chat.type === 'channel' ? 'channel' : 'group')} ${r.title}` : r.title,
+      r.typing ?? (r.sender ? `${r.sender}: ${r.preview}` : r.preview),
       r.unread ? t('unread', { count: num(r.unread) }) : '',
     ]
       .filter(Boolean)
@@ -119,13 +288,14 @@ export class ChatList {
           dataset: { chat: r.key },
           onclick: () => this.onOpen(r.key),
         },
-        avatar(r.user ?? { id: Number(r.key.slice(1)), first_name: r.title }),
+        chatAvatarOf(this.client, r.key),
         h(
           'span',
           { class: 'chat-main' },
           h(
             'span',
             { class: 'chat-top' },
+            kindMark(r.chat),
             h('span', { class: 'chat-name', dir: 'auto', text: r.title }),
             r.state && statusMark(r.state),
             h('span', { class: 'chat-time', text: r.date ? shortDate(r.date) : '' }),

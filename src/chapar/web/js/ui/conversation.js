@@ -1,51 +1,104 @@
-// One open chat: the header, the messages (bubbles, date separators, replies, ticks) and the
-// composer (Enter sends, Shift+Enter breaks the line, Escape cancels a reply or an edit, the
-// up arrow in an empty composer edits one's last message).
+// One open chat: the header (click it for a group's or channel's info), the pinned message,
+// the messages (bubbles, date separators, service notes, replies, photos and files,
+// reactions, channel views and signatures, ticks) and the composer (Enter sends, Shift+Enter
+// breaks the line, Escape cancels a reply or an edit, the up arrow in an empty composer edits
+// one's last message; files by the attach button, drag and drop or paste). Channels show
+// subscribers a note instead of the composer; public chats not joined, a Join button.
 
-import { displayName } from '../core/client.js';
-import { dateTime, day, dayKey, digits, errorText, getLang, t, time } from '../i18n.js';
+import { isMember, rightsIn } from '../core/chats.js';
+import { dateTime, day, dayKey, digits, errorText, getLang, num, t, time, tn } from '../i18n.js';
+import { ChatInfo } from './chatinfo.js';
 import { chatTitle, statusMark } from './chatlist.js';
-import { avatar, h, iconButton, reconcile } from './dom.js';
-import { confirmDialog, openMenu, toast } from './menu.js';
+import {
+  chatAvatarOf,
+  chatCount,
+  forwardedName,
+  previewText,
+  senderName,
+  serviceText,
+  typingText,
+} from './describe.js';
+import { avatar, h, icon, iconButton, reconcile } from './dom.js';
+import { mediaView, uploadView } from './media.js';
+import { confirmDialog, openMenu, pickDialog, toast } from './menu.js';
 
 const GROUP_SECONDS = 300;
 const TYPING_EVERY_MS = 4000;
+const VIEWS_DELAY_MS = 400;
+const JUMP_PAGES = 20;
+export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const drafts = new Map(); // chat key -> unsent text, while the tab lives
 
 export class Conversation {
-  constructor(client, key, { onBack }) {
+  constructor(client, key, { onBack, onOpenChat }) {
     this.client = client;
     this.key = key;
+    this.onOpenChat = onOpenChat;
     this.replyTo = null;
     this.editing = null;
     this.lastTypingSent = 0;
     this.firstRender = true;
     this.forceBottom = false;
+    this.pendingJump = null;
+    this.info = null;
+    this.toView = new Set();
+    this.viewTimer = null;
+    this.observer = null;
     this.build(onBack);
     this.input.value = drafts.get(key) ?? '';
     this.autosize();
+    if (key[0] === 'c' && !client.chat(key)) client.loadChat(key).catch(() => {});
   }
 
   destroy() {
     drafts.set(this.key, this.editing ? '' : this.input.value);
     if (this.lastTypingSent) this.client.setTyping(this.key, 'cancel');
+    this.observer?.disconnect();
+    clearTimeout(this.viewTimer);
   }
 
   focusComposer() {
-    if (matchMedia('(pointer: fine)').matches) this.input.focus({ preventScroll: true });
+    if (matchMedia('(pointer: fine)').matches && !this.composer.hidden) {
+      this.input.focus({ preventScroll: true });
+    }
+  }
+
+  get chat() {
+    return this.client.chat(this.key);
   }
 
   build(onBack) {
     this.title = h('h2', { class: 'chat-title', dir: 'auto' });
     this.subtitle = h('p', { class: 'chat-subtitle' });
     this.headAvatar = h('span', { class: 'head-avatar' });
+    const headMain =
+      this.key[0] === 'c'
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'chat-head-main',
+              'aria-label': t('openInfo'),
+              onclick: () => this.toggleInfo(),
+            },
+            this.headAvatar,
+            h('span', { class: 'chat-head-text' }, this.title, this.subtitle),
+          )
+        : h(
+            'div',
+            { class: 'chat-head-main' },
+            this.headAvatar,
+            h('div', { class: 'chat-head-text' }, this.title, this.subtitle),
+          );
     const head = h(
       'header',
       { class: 'chat-head' },
       iconButton('back', t('back'), onBack, { flip: true, cls: 'back-btn' }),
-      this.headAvatar,
-      h('div', { class: 'chat-head-text' }, this.title, this.subtitle),
+      headMain,
+      this.key[0] === 'c' &&
+        iconButton('info', t('chatInfo'), () => this.toggleInfo(), { cls: 'info-btn' }),
     );
+    this.pinnedBar = h('div', { class: 'pinned-bar', hidden: true });
     this.inner = h('div', { class: 'messages-inner' });
     this.loader = h('div', { class: 'loader', text: t('loadingOlder'), hidden: true });
     this.emptyNote = h('p', { class: 'no-messages', text: t('noMessages'), hidden: true });
@@ -61,7 +114,9 @@ export class Conversation {
         oncontextmenu: (e) => this.onContextMenu(e),
         ondblclick: (e) => {
           const el = e.target.closest('.msg[data-id]');
-          if (el && !e.target.closest('button')) this.startReply(Number(el.dataset.id));
+          if (el && !e.target.closest('button, a') && this.client.canPost(this.key)) {
+            this.startReply(Number(el.dataset.id));
+          }
         },
       },
       this.emptyNote,
@@ -81,48 +136,108 @@ export class Conversation {
       enterkeyhint: 'send',
       oninput: () => this.onInput(),
       onkeydown: (e) => this.onComposerKey(e),
+      onpaste: (e) => {
+        const files = e.clipboardData?.files;
+        if (files?.length) {
+          e.preventDefault();
+          this.sendFiles(files);
+        }
+      },
+    });
+    this.fileInput = h('input', {
+      type: 'file',
+      multiple: true,
+      hidden: true,
+      onchange: () => {
+        if (this.fileInput.files.length) this.sendFiles(this.fileInput.files);
+        this.fileInput.value = '';
+      },
     });
     this.sendBtn = iconButton('send', t('send'), () => this.submit(), {
       flip: true,
       cls: 'send-btn',
     });
-    this.el = h(
+    this.composer = h(
+      'div',
+      { class: 'composer-main' },
+      this.bar,
+      h(
+        'div',
+        { class: 'composer-row' },
+        h(
+          'div',
+          { class: 'composer-box' },
+          iconButton('attach', t('attach'), () => this.fileInput.click(), { cls: 'attach-btn' }),
+          this.input,
+        ),
+        this.sendBtn,
+        this.fileInput,
+      ),
+    );
+    this.note = h('p', { class: 'composer-note', role: 'note', hidden: true });
+    this.joinBtn = h('button', {
+      type: 'button',
+      class: 'join-btn',
+      hidden: true,
+      onclick: () => this.join(),
+    });
+    this.dropZone = h(
+      'div',
+      { class: 'drop-zone', hidden: true, 'aria-hidden': 'true' },
+      h('span', {}, icon('attach'), t('dropHere')),
+    );
+    this.chatEl = h(
       'section',
       { class: 'chat' },
       head,
+      this.pinnedBar,
       h('div', { class: 'messages-wrap' }, this.log, this.loader, this.toBottom),
-      h(
-        'footer',
-        { class: 'composer' },
-        this.bar,
-        h('div', { class: 'composer-row' }, this.input, this.sendBtn),
-      ),
+      h('footer', { class: 'composer' }, this.composer, this.note, this.joinBtn),
+      this.dropZone,
     );
+    this.wireDrop();
+    this.infoHost = h('div', { class: 'info-host' });
+    this.el = h('div', { class: 'conv' }, this.chatEl, this.infoHost);
+  }
+
+  wireDrop() {
+    const hasFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
+    let depth = 0;
+    this.chatEl.addEventListener('dragenter', (e) => {
+      if (!hasFiles(e) || !this.client.canPost(this.key)) return;
+      e.preventDefault();
+      depth += 1;
+      this.dropZone.hidden = false;
+    });
+    this.chatEl.addEventListener('dragover', (e) => {
+      if (!hasFiles(e) || !this.client.canPost(this.key)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+    });
+    this.chatEl.addEventListener('dragleave', () => {
+      depth = Math.max(0, depth - 1);
+      if (!depth) this.dropZone.hidden = true;
+    });
+    this.chatEl.addEventListener('drop', (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      this.dropZone.hidden = true;
+      if (this.client.canPost(this.key)) this.sendFiles(e.dataTransfer.files);
+    });
   }
 
   // -- rendering ------------------------------------------------------------------------
   render() {
     const c = this.client;
-    const user = c.chatUser(this.key);
     const title = chatTitle(c, this.key);
     this.title.textContent = title;
-    this.el.setAttribute('aria-label', title);
-    this.headAvatar.replaceChildren(
-      avatar(user ?? { id: Number(this.key.slice(1)), first_name: title }, 'sm'),
-    );
-    if (c.isTyping(this.key)) {
-      this.subtitle.className = 'chat-subtitle typing';
-      this.subtitle.textContent = t('typing');
-    } else {
-      this.subtitle.className = 'chat-subtitle';
-      const isSelf = c.me && this.key === `u${c.me.id}`;
-      this.subtitle.textContent = isSelf
-        ? ''
-        : user?.username
-          ? `@${user.username}`
-          : digits(user?.phone ?? '');
-      this.subtitle.dir = user?.username || user?.phone ? 'ltr' : 'auto';
-    }
+    this.chatEl.setAttribute('aria-label', title);
+    this.headAvatar.replaceChildren(chatAvatarOf(c, this.key, 'sm'));
+    this.renderSubtitle();
+    this.renderPinned();
+    this.renderFooter();
+    this.info?.render();
 
     const log = this.log;
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 120;
@@ -137,7 +252,9 @@ export class Conversation {
       update: (el, it) => this.fill(el, it),
     });
     this.loader.hidden = !(state.loading && state.loaded);
-    this.emptyNote.hidden = !state.loaded || state.messages.length + state.pending.length > 0;
+    const count = state.messages.length + state.pending.length + state.uploads.length;
+    this.emptyNote.textContent = state.denied ? errorText({ type: state.denied }) : t('noMessages');
+    this.emptyNote.hidden = !(state.denied || (state.loaded && count === 0));
     if (this.firstRender || this.forceBottom || atBottom) {
       log.scrollTop = log.scrollHeight;
       this.forceBottom = false;
@@ -146,34 +263,148 @@ export class Conversation {
     }
     if (state.loaded) this.firstRender = false;
     this.onScroll();
+    this.watchViews();
+    if (state.loaded && this.pendingJump) {
+      const id = this.pendingJump;
+      this.pendingJump = null;
+      this.jumpTo(id);
+    }
   }
 
-  /** Date separators and messages in order, each with a signature of what it shows. */
-  items({ messages, pending }) {
-    const d = this.client.dialogs.get(this.key);
+  renderSubtitle() {
+    const c = this.client;
+    const chat = this.chat;
+    if (c.isTyping(this.key)) {
+      this.subtitle.className = 'chat-subtitle typing';
+      this.subtitle.textContent = typingText(c, this.key);
+      this.subtitle.dir = 'auto';
+      return;
+    }
+    this.subtitle.className = 'chat-subtitle';
+    if (this.key[0] === 'c') {
+      this.subtitle.textContent = chatCount(chat);
+      this.subtitle.dir = 'auto';
+      return;
+    }
+    const user = c.chatUser(this.key);
+    const isSelf = c.me && this.key === `u${c.me.id}`;
+    this.subtitle.textContent = isSelf
+      ? ''
+      : user?.username
+        ? `@${user.username}`
+        : digits(user?.phone ?? '');
+    this.subtitle.dir = user?.username || user?.phone ? 'ltr' : 'auto';
+  }
+
+  renderPinned() {
+    const chat = this.chat;
+    const id = chat?.pinned_msg_id;
+    if (!id) {
+      this.pinnedBar.hidden = true;
+      this.pinnedBar.replaceChildren();
+      return;
+    }
+    const m = this.client.replied(this.key, id);
+    const text =
+      m === 'deleted' ? t('deletedMessage') : m ? previewText(this.client, this.key, m) : '…';
+    this.pinnedBar.hidden = false;
+    this.pinnedBar.replaceChildren(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'pinned-main',
+          'aria-label': `${t('pinned')}: ${text}`,
+          onclick: () => this.jumpTo(id),
+        },
+        icon('pin'),
+        h(
+          'span',
+          { class: 'bar-text' },
+          h('span', { class: 'bar-label', text: t('pinned') }),
+          h('span', { class: 'bar-quote', dir: 'auto', text }),
+        ),
+      ),
+      rightsIn(chat).pin_messages &&
+        iconButton('close', t('unpin'), () => this.pin(id, true), { cls: 'unpin-btn' }),
+    );
+  }
+
+  renderFooter() {
+    const c = this.client;
+    const chat = this.chat;
+    let mode = 'compose';
+    if (this.key[0] === 'c') {
+      if (!chat) mode = 'none';
+      else if (!isMember(chat)) mode = chat.username && chat.role !== 'banned' ? 'join' : 'gone';
+      else if (!c.canPost(this.key)) mode = 'readonly';
+    }
+    if (mode === this.footerMode) return;
+    this.footerMode = mode;
+    this.composer.hidden = mode !== 'compose';
+    this.note.hidden = mode !== 'readonly' && mode !== 'gone';
+    this.note.textContent =
+      mode === 'gone'
+        ? errorText({ type: 'CHANNEL_PRIVATE' })
+        : chat?.type === 'channel'
+          ? t('onlyAdminsPost')
+          : t('cannotWrite');
+    this.joinBtn.hidden = mode !== 'join';
+    this.joinBtn.textContent = chat?.type === 'channel' ? t('joinChannel') : t('joinGroup');
+  }
+
+  /** Date separators, service notes and messages in order, each with a signature. */
+  items({ messages, pending, uploads }) {
+    const c = this.client;
+    const chat = this.chat;
+    const channel = chat?.type === 'channel';
+    const group = chat?.type === 'group';
+    const d = c.dialogs.get(this.key);
     const readOut = d?.read_outbox_max_id ?? 0;
-    const isSelf = this.client.me && this.key === `u${this.client.me.id}`;
+    const isSelf = c.me && this.key === `u${c.me.id}`;
     const all = [
-      ...messages.map((m) => ({
-        key: `m${m.id}`,
-        id: m.id,
-        out: m.out,
-        text: m.text,
-        date: m.date,
-        edited: m.edit_date != null,
-        replyTo: m.reply_to ?? null,
-        state: m.out && !isSelf ? (m.id <= readOut ? 'read' : 'sent') : null,
-      })),
+      ...messages.map((m) => {
+        if (m.action) {
+          return { kind: 'service', key: `m${m.id}`, id: m.id, date: m.date, m };
+        }
+        let state = null;
+        if (m.out && !isSelf && !channel) {
+          state = group ? 'sent' : m.id <= readOut ? 'read' : 'sent';
+        }
+        return {
+          kind: 'msg',
+          key: `m${m.id}`,
+          id: m.id,
+          m,
+          out: channel ? false : m.out,
+          from: m.from_id,
+          text: m.text,
+          date: m.date,
+          edited: m.edit_date != null,
+          replyTo: m.reply_to ?? null,
+          state,
+        };
+      }),
       ...pending.map((p) => ({
+        kind: 'msg',
         key: `p${p.random_id}`,
         rid: p.random_id,
-        out: true,
+        out: !channel,
+        from: c.me?.id,
         text: p.text,
         date: p.date,
         edited: false,
         replyTo: p.reply_to ?? null,
         state: p.failed ? 'failed' : 'pending',
         error: p.failed,
+      })),
+      ...uploads.map((up) => ({
+        kind: 'upload',
+        key: `up${up.randomId}`,
+        up,
+        out: !channel,
+        from: c.me?.id,
+        date: up.date,
       })),
     ];
     const items = [];
@@ -187,10 +418,21 @@ export class Conversation {
         lastDay = dk;
         prev = null;
       }
-      it.kind = 'msg';
+      if (it.kind === 'service') {
+        it.text = serviceText(c, this.key, it.m);
+        it.sig = JSON.stringify([it.text, getLang()]);
+        items.push(it);
+        prev = null;
+        continue;
+      }
       it.first = true;
       it.last = true;
-      if (prev && prev.out === it.out && it.date - prev.date < GROUP_SECONDS) {
+      if (
+        prev &&
+        prev.out === it.out &&
+        prev.from === it.from &&
+        it.date - prev.date < GROUP_SECONDS
+      ) {
         prev.last = false;
         it.first = false;
       }
@@ -198,16 +440,36 @@ export class Conversation {
       prev = it;
     }
     for (const it of items) {
+      if (it.kind === 'upload') {
+        const up = it.up;
+        it.sig = JSON.stringify([up.state, Math.round(up.progress * 100), up.error, it.first, it.last]);
+      }
       if (it.kind !== 'msg') continue;
-      const quote = it.replyTo ? this.quoteOf(it.replyTo) : null;
-      it.quote = quote;
+      const m = it.m;
+      it.group = group;
+      it.channel = channel;
+      it.quote = it.replyTo ? this.quoteOf(it.replyTo) : null;
+      it.sender = group && !it.out && it.first ? senderName(c, { from_id: it.from }) : null;
+      it.fwd = m?.fwd_from ? forwardedName(c, m.fwd_from) : null;
+      it.reactions = m?.reactions ?? null;
+      it.mine = m ? (c.myReactions.get(`${this.key}:${m.id}`) ?? null) : null;
+      it.views = channel ? (m?.views ?? null) : null;
+      it.author = channel ? (m?.post_author ?? null) : null;
+      it.media = m?.media ?? null;
       it.sig = JSON.stringify([
         it.text,
         it.edited,
         it.state,
         it.first,
         it.last,
-        quote,
+        it.quote,
+        it.sender,
+        it.fwd,
+        it.media?.file_id,
+        it.reactions,
+        it.mine,
+        it.views,
+        it.author,
         getLang(),
       ]);
     }
@@ -218,15 +480,18 @@ export class Conversation {
     const m = this.client.replied(this.key, id);
     if (m === 'deleted') return { id, name: '', text: t('deletedMessage') };
     if (!m) return { id, name: '', text: '…' };
-    const name = m.out
-      ? t('you')
-      : displayName(this.client.user(m.from_id)) || chatTitle(this.client, this.key);
-    return { id, name, text: m.text.replace(/\s+/g, ' ') };
+    const name = this.key[0] === 'c' ? senderName(this.client, m) : m.out ? t('you') : chatTitle(this.client, this.key);
+    return { id, name, text: previewText(this.client, this.key, m) };
   }
 
   create(it) {
     if (it.kind === 'day') {
       return h('div', { class: 'day-sep' }, h('span', { text: it.label }));
+    }
+    if (it.kind === 'service') {
+      const el = h('div', { class: 'service', role: 'note', dataset: { id: it.id } });
+      this.fill(el, it);
+      return el;
     }
     const el = h('div', { tabindex: '-1' });
     this.fill(el, it);
@@ -238,51 +503,33 @@ export class Conversation {
       el.firstChild.textContent = it.label;
       return;
     }
-    const cls = ['msg', it.out ? 'out' : 'in', it.first && 'first', it.last && 'last'];
+    if (it.kind === 'service') {
+      el.replaceChildren(h('span', { dir: 'auto', text: it.text }));
+      return;
+    }
+    const withAvatar = it.group && !it.out;
+    const cls = [
+      'msg',
+      it.out ? 'out' : 'in',
+      it.first && 'first',
+      it.last && 'last',
+      withAvatar && 'has-avatar',
+      it.channel && 'post',
+    ];
     el.className = cls.filter(Boolean).join(' ');
     if (it.id) el.dataset.id = it.id;
     if (it.rid) el.dataset.rid = it.rid;
-    const meta = () =>
-      h(
-        'span',
-        { class: 'meta' },
-        it.edited && h('span', { class: 'edited', text: t('edited') }),
-        h('time', {
-          datetime: new Date(it.date * 1000).toISOString(),
-          title: dateTime(it.date),
-          text: time(it.date),
-        }),
-        it.state && statusMark(it.state),
-      );
-    const ghost = meta();
-    ghost.className = 'meta ghost';
-    ghost.setAttribute('aria-hidden', 'true');
-    const q = it.quote;
-    const bubble = h(
-      'div',
-      { class: 'bubble' },
-      q &&
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'reply-quote',
-            onclick: () => this.jumpTo(q.id),
-          },
-          h('span', { class: 'quote-name', dir: 'auto', text: q.name }),
-          h('span', { class: 'quote-text', dir: 'auto', text: q.text }),
-        ),
-      // The text and its time share one box whose direction follows the text (dir=auto),
-      // so the time sits at the end of the text's last line in either script.
-      h(
-        'div',
-        { class: 'text', dir: 'auto' },
-        h('span', { class: 'body', text: it.text }),
-        ghost,
-        meta(),
-      ),
-    );
-    const children = [bubble];
+    if (it.kind === 'upload') {
+      el.dataset.upload = it.up.randomId;
+      el.replaceChildren(...this.uploadChildren(it));
+      return;
+    }
+    const children = [];
+    if (withAvatar && it.last) {
+      const user = this.client.user(it.from);
+      children.push(h('span', { class: 'msg-avatar' }, avatar(user ?? { id: it.from, first_name: '?' }, 'xs')));
+    }
+    children.push(this.bubble(it));
     if (it.state === 'failed') {
       children.push(
         h(
@@ -307,6 +554,138 @@ export class Conversation {
     el.replaceChildren(...children);
   }
 
+  meta(it) {
+    return h(
+      'span',
+      { class: 'meta' },
+      it.author && h('span', { class: 'signature', dir: 'auto', text: it.author }),
+      it.views != null &&
+        h(
+          'span',
+          { class: 'views', 'aria-label': tn('views', it.views) },
+          icon('eye'),
+          h('span', { text: compactNum(it.views) }),
+        ),
+      it.edited && h('span', { class: 'edited', text: t('edited') }),
+      h('time', {
+        datetime: new Date(it.date * 1000).toISOString(),
+        title: dateTime(it.date),
+        text: time(it.date),
+      }),
+      it.state && statusMark(it.state),
+    );
+  }
+
+  bubble(it) {
+    const ghost = this.meta(it);
+    ghost.className = 'meta ghost';
+    ghost.setAttribute('aria-hidden', 'true');
+    const q = it.quote;
+    const photoOnly = it.media?.type === 'photo' && !it.text;
+    const parts = [
+      it.sender &&
+        h('span', { class: `sender name-c${it.from % 8}`, dir: 'auto', text: it.sender }),
+      it.fwd &&
+        h('span', { class: 'fwd', dir: 'auto' }, icon('forward'), t('forwardedFrom', { name: it.fwd })),
+      q &&
+        h(
+          'button',
+          { type: 'button', class: 'reply-quote', onclick: () => this.jumpTo(q.id) },
+          h('span', { class: 'quote-name', dir: 'auto', text: q.name }),
+          h('span', { class: 'quote-text', dir: 'auto', text: q.text }),
+        ),
+      it.media && it.m && mediaView(this.client, this.key, it.m),
+    ];
+    if (photoOnly) {
+      const over = this.meta(it);
+      over.classList.add('over');
+      parts.push(over);
+    } else {
+      // The text and its time share one box whose direction follows the text (dir=auto),
+      // so the time sits at the end of the text's last line in either script.
+      parts.push(
+        h('div', { class: 'text', dir: 'auto' }, h('span', { class: 'body', text: it.text }), ghost, this.meta(it)),
+      );
+    }
+    if (it.reactions?.length) parts.push(this.reactionRow(it));
+    const cls = ['bubble', it.media && `has-${it.media.type}`, photoOnly && 'media-only'];
+    return h('div', { class: cls.filter(Boolean).join(' ') }, parts);
+  }
+
+  reactionRow(it) {
+    const member = isMember(this.chat);
+    return h(
+      'div',
+      { class: 'reactions', role: 'group', 'aria-label': t('react') },
+      it.reactions.map((r) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: `reaction${r.emoji === it.mine ? ' mine' : ''}`,
+            'aria-pressed': String(r.emoji === it.mine),
+            'aria-label': t('reactionCount', { emoji: r.emoji, count: num(r.count) }),
+            disabled: !member,
+            dataset: { emoji: r.emoji },
+            onclick: () => this.react(it.id, r.emoji === it.mine ? '' : r.emoji),
+          },
+          h('span', { class: 'reaction-emoji', text: r.emoji }),
+          h('span', { class: 'reaction-count', text: num(r.count) }),
+        ),
+      ),
+    );
+  }
+
+  uploadChildren(it) {
+    const up = it.up;
+    const kids = [h('div', { class: `bubble upload-bubble${up.kind === 'photo' ? ' media-only' : ''}` }, uploadView(up))];
+    if (up.state === 'failed') {
+      kids.push(
+        h(
+          'div',
+          { class: 'failed-actions' },
+          h('span', { text: `${t('failed')}: ${errorText({ type: up.error })}` }),
+          h('button', { type: 'button', class: 'text-btn', text: t('retry'), onclick: () => up.run() }),
+          h('button', {
+            type: 'button',
+            class: 'text-btn danger',
+            text: t('delete'),
+            onclick: () => up.forget(),
+          }),
+        ),
+      );
+    }
+    return kids;
+  }
+
+  // -- channel views ----------------------------------------------------------------------
+  /** Channel posts count as viewed once they have been on screen. */
+  watchViews() {
+    if (this.chat?.type !== 'channel') return;
+    this.observer ??= new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          if (!e.isIntersecting) continue;
+          this.observer.unobserve(e.target);
+          const id = Number(e.target.dataset.id);
+          if (id) this.toView.add(id);
+        }
+        if (this.toView.size && !this.viewTimer) {
+          this.viewTimer = setTimeout(() => {
+            this.viewTimer = null;
+            const ids = [...this.toView];
+            this.toView.clear();
+            this.client.viewPosts(this.key, ids);
+          }, VIEWS_DELAY_MS);
+        }
+      },
+      { root: this.log, threshold: 0.5 },
+    );
+    for (const el of this.inner.querySelectorAll('.msg[data-id]')) {
+      if (!this.client.viewed.has(`${this.key}:${el.dataset.id}`)) this.observer.observe(el);
+    }
+  }
+
   // -- scrolling and keyboard -----------------------------------------------------------
   onScroll() {
     const log = this.log;
@@ -321,8 +700,16 @@ export class Conversation {
     this.log.scrollTo({ top: this.log.scrollHeight, behavior: 'smooth' });
   }
 
-  jumpTo(id) {
-    const el = this.inner.querySelector(`.msg[data-id="${id}"]`);
+  /** Show a message, loading older pages until it is there (search results, quotes, pins). */
+  async jumpTo(id) {
+    const find = () => this.inner.querySelector(`[data-id="${id}"]`);
+    for (let i = 0; i < JUMP_PAGES && !find(); i++) {
+      const h = this.client.history(this.key);
+      if (!h.loaded || h.complete) break;
+      await this.client.loadHistory(this.key, true);
+      this.render();
+    }
+    const el = find();
     if (!el) return;
     el.scrollIntoView({ block: 'center', behavior: 'smooth' });
     el.classList.remove('flash');
@@ -343,15 +730,16 @@ export class Conversation {
     else if (e.key === 'Home') next = msgs[0];
     else if (
       current &&
+      e.target === current &&
       (e.key === 'Enter' || e.key === 'ContextMenu' || (e.shiftKey && e.key === 'F10'))
     ) {
       const r = current.querySelector('.bubble').getBoundingClientRect();
       this.showMenu(current, r.left + 16, r.bottom - 8);
     } else if (e.key === 'Escape') {
-      this.input.focus();
+      if (!this.composer.hidden) this.input.focus();
     } else return;
     e.preventDefault();
-    if (e.key === 'ArrowDown' && i === msgs.length - 1) this.input.focus();
+    if (e.key === 'ArrowDown' && i === msgs.length - 1 && !this.composer.hidden) this.input.focus();
     else next?.focus();
   }
 
@@ -363,25 +751,47 @@ export class Conversation {
   }
 
   showMenu(el, x, y) {
+    const c = this.client;
     const id = Number(el.dataset.id) || null;
     const rid = Number(el.dataset.rid) || null;
     const items = [];
+    let reactions = null;
     if (id) {
-      const m = this.client.byId.get(id);
+      const m = c.msg(this.key, id);
       if (!m) return;
-      items.push({ label: t('reply'), icon: 'reply', action: () => this.startReply(id) });
-      items.push({
-        label: t('copy'),
-        icon: 'copy',
-        action: () => navigator.clipboard?.writeText(m.text).catch(() => {}),
-      });
-      if (m.out) items.push({ label: t('edit'), icon: 'edit', action: () => this.startEdit(id) });
-      items.push({
-        label: t('delete'),
-        icon: 'trash',
-        danger: true,
-        action: () => this.confirmDelete(m),
-      });
+      const chat = this.chat;
+      const rights = rightsIn(chat);
+      const canPost = c.canPost(this.key);
+      if (chat && isMember(chat)) {
+        const current = c.myReactions.get(`${this.key}:${id}`) ?? '';
+        reactions = { emojis: REACTIONS, current, onPick: (emoji) => this.react(id, emoji) };
+      }
+      if (canPost) items.push({ label: t('reply'), icon: 'reply', action: () => this.startReply(id) });
+      items.push({ label: t('forward'), icon: 'forward', action: () => this.forward(id) });
+      if (m.text) {
+        items.push({
+          label: t('copy'),
+          icon: 'copy',
+          action: () => navigator.clipboard?.writeText(m.text).catch(() => {}),
+        });
+      }
+      if (rights.pin_messages) {
+        const pinned = chat.pinned_msg_id === id;
+        items.push({
+          label: pinned ? t('unpin') : t('pin'),
+          icon: 'pin',
+          action: () => this.pin(id, pinned),
+        });
+      }
+      if (m.out && canPost) items.push({ label: t('edit'), icon: 'edit', action: () => this.startEdit(id) });
+      if (!chat || m.out || rights.delete_messages) {
+        items.push({
+          label: t('delete'),
+          icon: 'trash',
+          danger: true,
+          action: () => this.confirmDelete(m),
+        });
+      }
     } else if (rid) {
       items.push({
         label: t('delete'),
@@ -390,35 +800,115 @@ export class Conversation {
         action: () => this.client.discard(rid),
       });
     }
-    openMenu({ x, y, label: t('messageActions'), items, restore: el });
+    if (!items.length && !reactions) return;
+    openMenu({ x, y, label: t('messageActions'), items, restore: el, reactions });
   }
 
-  async confirmDelete(m) {
-    const isSelf = this.client.me && this.key === `u${this.client.me.id}`;
-    const name = chatTitle(this.client, this.key);
-    const answer = await confirmDialog({
-      title: t('deleteTitle'),
-      text: t('deleteConfirm'),
-      checkbox: isSelf ? null : { label: t('deleteForBoth', { name }), checked: m.out },
-      okLabel: t('delete'),
-      danger: true,
-    });
-    if (!answer.ok) return;
+  async react(id, emoji) {
     try {
-      await this.client.deleteMessages([m.id], answer.checked);
+      await this.client.react(this.key, id, emoji);
     } catch (e) {
       toast(errorText(e));
     }
   }
 
+  async pin(id, unpin) {
+    try {
+      await this.client.pin(this.key, id, unpin);
+    } catch (e) {
+      toast(errorText(e));
+    }
+  }
+
+  async forward(id) {
+    const c = this.client;
+    const options = c
+      .chatList()
+      .filter((r) => c.canPost(r.key))
+      .map((r) => ({ key: r.key, label: chatTitle(c, r.key), avatar: chatAvatarOf(c, r.key, 'sm') }));
+    const target = await pickDialog({ title: t('forwardTo'), options, filterLabel: t('searchChats') });
+    if (!target) return;
+    try {
+      await c.forward(this.key, [id], target);
+      this.onOpenChat(target);
+    } catch (e) {
+      toast(errorText(e));
+    }
+  }
+
+  async confirmDelete(m) {
+    const isSelf = this.client.me && this.key === `u${this.client.me.id}`;
+    const name = chatTitle(this.client, this.key);
+    const privateChat = this.key[0] === 'u' && !isSelf;
+    const answer = await confirmDialog({
+      title: t('deleteTitle'),
+      text: t('deleteConfirm'),
+      checkbox: privateChat ? { label: t('deleteForBoth', { name }), checked: m.out } : null,
+      okLabel: t('delete'),
+      danger: true,
+    });
+    if (!answer.ok) return;
+    try {
+      await this.client.deleteMessages(this.key, [m.id], answer.checked || !privateChat);
+    } catch (e) {
+      toast(errorText(e));
+    }
+  }
+
+  async join() {
+    this.joinBtn.disabled = true;
+    try {
+      await this.client.joinChat(this.key);
+      this.footerMode = null;
+      this.render();
+      this.focusComposer();
+    } catch (e) {
+      toast(errorText(e));
+    } finally {
+      this.joinBtn.disabled = false;
+    }
+  }
+
+  // -- the info panel ---------------------------------------------------------------------
+  toggleInfo() {
+    if (this.info) {
+      this.closeInfo();
+      return;
+    }
+    this.info = new ChatInfo(this.client, this.key, {
+      onClose: () => this.closeInfo(),
+      onOpenChat: (key) => this.onOpenChat(key),
+    });
+    this.infoHost.replaceChildren(this.info.el);
+    this.el.classList.add('with-info');
+    this.info.focus();
+  }
+
+  closeInfo() {
+    if (!this.info) return false;
+    this.info.destroy();
+    this.info = null;
+    this.infoHost.replaceChildren();
+    this.el.classList.remove('with-info');
+    this.chatEl.querySelector('.info-btn')?.focus();
+    return true;
+  }
+
   // -- composer -------------------------------------------------------------------------
+  sendFiles(files) {
+    const replyTo = this.replyTo;
+    if (this.replyTo) this.cancelBar();
+    this.forceBottom = true;
+    this.client.sendFiles(this.key, files, '', replyTo);
+  }
+
   setBar(kind, m) {
     if (!kind) {
       this.bar.hidden = true;
       this.bar.replaceChildren();
       return;
     }
-    const who = m.out ? t('you') : chatTitle(this.client, this.key);
+    const who = this.key[0] === 'c' ? senderName(this.client, m) : m.out ? t('you') : chatTitle(this.client, this.key);
     const label = kind === 'reply' ? t('replyTo', { name: who }) : t('editing');
     this.bar.hidden = false;
     this.bar.className = `composer-bar ${kind}`;
@@ -427,7 +917,7 @@ export class Conversation {
         'div',
         { class: 'bar-text' },
         h('span', { class: 'bar-label', text: label }),
-        h('span', { class: 'bar-quote', dir: 'auto', text: m.text.replace(/\s+/g, ' ') }),
+        h('span', { class: 'bar-quote', dir: 'auto', text: previewText(this.client, this.key, m) }),
       ),
       iconButton('close', kind === 'reply' ? t('cancelReply') : t('cancelEdit'), () =>
         this.cancelBar(),
@@ -436,7 +926,7 @@ export class Conversation {
   }
 
   startReply(id) {
-    const m = this.client.byId.get(id);
+    const m = this.client.msg(this.key, id);
     if (!m) return;
     if (this.editing) this.cancelBar();
     this.replyTo = id;
@@ -445,7 +935,7 @@ export class Conversation {
   }
 
   startEdit(id) {
-    const m = this.client.byId.get(id);
+    const m = this.client.msg(this.key, id);
     if (!m) return;
     if (!this.editing) drafts.set(this.key, this.input.value);
     this.replyTo = null;
@@ -501,7 +991,7 @@ export class Conversation {
     } else if (e.key === 'ArrowUp' && !this.input.value && !this.editing) {
       const own = this.client
         .messagesOf(this.key)
-        .messages.filter((m) => m.out)
+        .messages.filter((m) => m.out && !m.action)
         .at(-1);
       if (own) {
         e.preventDefault();
@@ -515,7 +1005,7 @@ export class Conversation {
     if (!text) return;
     if (this.editing) {
       const id = this.editing;
-      const original = this.client.byId.get(id)?.text;
+      const original = this.client.msg(this.key, id)?.text;
       this.cancelBar();
       if (text === original) return;
       try {
@@ -536,3 +1026,12 @@ export class Conversation {
     this.client.send(this.key, text, replyTo);
   }
 }
+
+/** 1234 -> "1.2K" (views), in the interface's digits. */
+function compactNum(n) {
+  return new Intl.NumberFormat(getLang() === 'fa' ? 'fa-IR' : 'en', {
+    notation: 'compact',
+    maximumFractionDigits: 1,
+  }).format(n);
+}
+

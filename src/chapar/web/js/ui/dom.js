@@ -80,6 +80,21 @@ const PATHS = {
   at: 'M16 12a4 4 0 1 1-8 0 4 4 0 0 1 8 0zM16 12v1.5a2.5 2.5 0 0 0 5 0V12a9 9 0 1 0-4 7.5',
   user: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0',
   down: 'M6 9l6 6 6-6',
+  attach: 'M20.5 11.5l-8.3 8.3a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5',
+  file: 'M6 3h8l5 5v13H6zM14 3v5h5',
+  eye: 'M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12zM12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6z',
+  pin: 'M9 4h6l-1 6 3 3H7l3-3zM12 13v8',
+  forward: 'M14 8V4l7 7-7 7v-4c-5 0-8 1.5-11 5 1-5 4-10 11-11z',
+  people: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21a7 7 0 0 1 14 0M16 3.5a4 4 0 0 1 0 7.5M18 14a6 6 0 0 1 4 7',
+  megaphone: 'M3 10v4h3l8 5V5l-8 5H3zM18 9a4 4 0 0 1 0 6M6 14l1 6h3l-1-5',
+  link: 'M10 14a4 4 0 0 0 6 0l3-3a4 4 0 0 0-6-6l-1 1M14 10a4 4 0 0 0-6 0l-3 3a4 4 0 0 0 6 6l1-1',
+  info: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 11v6M12 7.5v.5',
+  smile: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8 14s1.5 2 4 2 4-2 4-2M9 9.5v.5M15 9.5v.5',
+  download: 'M12 4v12M6 10l6 6 6-6M4 20h16',
+  lock: 'M6 11h12v10H6zM8 11V8a4 4 0 0 1 8 0v3',
+  shield: 'M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6z',
+  plus: 'M12 5v14M5 12h14',
+  image: 'M4 5h16v14H4zM4 16l5-5 4 4 3-3 4 4M15 9.5v.5',
 };
 
 /** An inline SVG icon; `flip` mirrors it in right-to-left layouts (arrows). */
@@ -109,6 +124,12 @@ export function initials(first = '', last = '') {
     return it.done ? '' : it.value.segment;
   };
   return (firstOf(first) + firstOf(last)).toUpperCase() || '?';
+}
+
+/** A group's or channel's avatar: the first letters of its first two words. */
+export function chatAvatar(chat, size = 'md') {
+  const [first = '', second = ''] = (chat?.title ?? '').trim().split(/\s+/);
+  return avatar({ id: chat?.id ?? 0, first_name: first, last_name: second }, size);
 }
 
 export function avatar(user, size = 'md') {

@@ -1,10 +1,11 @@
-// Start a private chat with someone by @username or phone number.
+// Start something new: a group or a channel (their own panels), or open a chat by @username
+// (a person, or a public group or channel), phone number, or invite link.
 
 import { errorText, t } from '../i18n.js';
-import { h, iconButton } from './dom.js';
+import { h, icon, iconButton } from './dom.js';
 
 export class NewChat {
-  constructor(client, { onClose, onOpen }) {
+  constructor(client, { onClose, onOpen, onPanel, onInvite }) {
     this.client = client;
     this.el = h('section', { class: 'panel new-chat', 'aria-labelledby': 'new-chat-title' });
     const input = h('input', {
@@ -12,14 +13,14 @@ export class NewChat {
       dir: 'ltr',
       autocomplete: 'off',
       spellcheck: 'false',
-      placeholder: '@username  /  +98…',
+      placeholder: '@username  /  +98…  /  …/join/…',
     });
     const error = h('p', { class: 'form-error', id: 'new-chat-error', role: 'alert' });
     const button = h('button', { type: 'submit', class: 'primary', text: t('startChat') });
     const form = h(
       'form',
       {
-        class: 'panel-body',
+        class: 'new-chat-form',
         novalidate: true,
         onsubmit: async (e) => {
           e.preventDefault();
@@ -29,7 +30,9 @@ export class NewChat {
           error.textContent = '';
           input.removeAttribute('aria-invalid');
           try {
-            onOpen(await this.client.findPeer(q));
+            const found = await this.client.findPeer(q);
+            if (found.invite) onInvite(found.invite);
+            else onOpen(found.key);
           } catch (err) {
             error.textContent = errorText(err);
             input.setAttribute('aria-invalid', 'true');
@@ -39,7 +42,7 @@ export class NewChat {
           }
         },
       },
-      h('p', { class: 'hint', text: t('newChatHint') }),
+      h('p', { class: 'hint', text: t('newChatHintFull') }),
       h(
         'div',
         { class: 'field' },
@@ -49,6 +52,17 @@ export class NewChat {
       error,
       button,
     );
+    const entry = (name, label, panel) =>
+      h(
+        'li',
+        {},
+        h(
+          'button',
+          { type: 'button', class: 'menu-item new-entry', onclick: () => onPanel(panel) },
+          icon(name),
+          label,
+        ),
+      );
     this.el.append(
       h(
         'header',
@@ -56,7 +70,17 @@ export class NewChat {
         iconButton('back', t('close'), onClose, { flip: true }),
         h('h2', { id: 'new-chat-title', text: t('newChat') }),
       ),
-      form,
+      h(
+        'div',
+        { class: 'panel-body' },
+        h(
+          'ul',
+          { class: 'new-entries' },
+          entry('people', t('newGroup'), 'newGroup'),
+          entry('megaphone', t('newChannel'), 'newChannel'),
+        ),
+        form,
+      ),
     );
     this.input = input;
   }

@@ -1,10 +1,12 @@
-// The settings panel: profile (name, bio), username, language, theme, sessions, log out.
+// The settings panel: profile (name, bio), username, language, theme, two-step
+// verification, sessions, log out.
 
 import { displayName } from '../core/client.js';
 import { digits, errorText, getLang, setLang, shortDate, t } from '../i18n.js';
 import { avatar, h, icon, iconButton } from './dom.js';
 import { confirmDialog, toast } from './menu.js';
 import { getThemePref, setThemePref } from './theme.js';
+import { TwoStep } from './twostep.js';
 
 let seq = 0;
 
@@ -35,6 +37,7 @@ export class Settings {
     this.el = h('section', { class: 'panel settings', 'aria-labelledby': 'settings-title' });
     this.about = null;
     this.sessions = null;
+    this.twoStep = new TwoStep(client);
     this.render();
     this.load();
   }
@@ -185,6 +188,7 @@ export class Settings {
             (v) => setThemePref(v),
           ),
         ),
+        this.twoStep.el,
         h(
           'section',
           { class: 'settings-section' },

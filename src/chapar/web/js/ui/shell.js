@@ -1,18 +1,22 @@
-// The signed-in screen: the sidebar (chat list, search, settings and new-chat panels) and the
-// open conversation. On a phone-wide screen only one of the two shows at a time.
+// The signed-in screen: the sidebar (chat list, search, settings, new chat, new group and
+// new channel panels) and the open conversation. On a phone-wide screen only one of the two
+// shows at a time.
 //
-// The open chat lives in the URL (#u123) and in history, so the browser's back button (and a
-// phone's) closes it.
+// The open chat lives in the URL (#u123 for a person, #c45 for a group or channel) and in
+// history, so the browser's back button (and a phone's) closes it. An invite link opened in
+// the address bar (/join/<hash>) offers to join once the client is in sync.
 
-import { t } from '../i18n.js';
+import { inviteHash } from '../core/client.js';
+import { errorText, t } from '../i18n.js';
 import { ChatList } from './chatlist.js';
 import { Conversation } from './conversation.js';
 import { h, icon, iconButton } from './dom.js';
-import { closeMenu } from './menu.js';
+import { closeMenu, confirmDialog, toast } from './menu.js';
 import { NewChat } from './newchat.js';
+import { NewGroup } from './newgroup.js';
 import { Settings } from './settings.js';
 
-const CHAT_HASH = /^#(u\d+)$/;
+const CHAT_HASH = /^#([uc]\d+)$/;
 
 export class MainScreen {
   constructor(client, { panel = null } = {}) {
@@ -21,7 +25,11 @@ export class MainScreen {
     this.panelView = null;
     this.dirty = new Set();
     this.timer = null;
-    this.list = new ChatList(client, (key) => this.open(key));
+    this.list = new ChatList(
+      client,
+      (key, opts) => this.open(key, opts),
+      () => this.renderList(),
+    );
     this.build();
     this.onChange = (e) => this.schedule(e.detail);
     this.onPop = () => this.route();
@@ -32,6 +40,11 @@ export class MainScreen {
     this.route();
     if (panel) this.showPanel(panel);
     this.renderList();
+    const invite = inviteHash(location.pathname);
+    if (invite) {
+      history.replaceState(null, '', `/${location.hash}`);
+      client.whenOnline().then(() => this.offerInvite(invite));
+    }
   }
 
   destroy() {
@@ -88,16 +101,25 @@ export class MainScreen {
   showPanel(name) {
     this.closePanel(false);
     const onClose = () => this.closePanel();
-    const view =
-      name === 'settings'
-        ? new Settings(this.client, { onClose })
-        : new NewChat(this.client, {
-            onClose,
-            onOpen: (key) => {
-              this.closePanel(false);
-              this.open(key);
-            },
-          });
+    const onOpen = (key) => {
+      this.closePanel(false);
+      this.open(key);
+    };
+    let view;
+    if (name === 'settings') view = new Settings(this.client, { onClose });
+    else if (name === 'newGroup' || name === 'newChannel') {
+      view = new NewGroup(this.client, { broadcast: name === 'newChannel', onClose, onOpen });
+    } else {
+      view = new NewChat(this.client, {
+        onClose,
+        onOpen,
+        onPanel: (next) => this.showPanel(next),
+        onInvite: (hash) => {
+          this.closePanel(false);
+          this.offerInvite(hash);
+        },
+      });
+    }
     view.name = name;
     this.panelView = view;
     this.panelHost.append(view.el);
@@ -115,10 +137,31 @@ export class MainScreen {
     if (refocus) this.sidebar.querySelector(name === 'settings' ? '.menu-btn' : '.fab')?.focus();
   }
 
+  /** An invite link: ask, join, open the chat. */
+  async offerInvite(hash) {
+    if (!this.client.signedIn) return;
+    const answer = await confirmDialog({
+      title: t('joinByLinkTitle'),
+      text: t('joinByLinkConfirm'),
+      okLabel: t('join'),
+    });
+    if (!answer.ok) return;
+    try {
+      this.open(await this.client.joinByInvite(hash));
+    } catch (e) {
+      toast(errorText(e));
+    }
+  }
+
   // -- the open chat --------------------------------------------------------------------
-  open(key) {
+  /** Open a chat; `jump` scrolls to one of its messages (a search result). */
+  open(key, { jump = null } = {}) {
     if (location.hash !== `#${key}`) history.pushState({ chat: key }, '', `#${key}`);
     this.route();
+    if (jump && this.conversation?.key === key) {
+      if (this.client.history(key).loaded) this.conversation.jumpTo(jump);
+      else this.conversation.pendingJump = jump;
+    }
   }
 
   back() {
@@ -138,7 +181,10 @@ export class MainScreen {
     this.conversation = null;
     this.client.setOpenChat(key);
     if (key) {
-      this.conversation = new Conversation(this.client, key, { onBack: () => this.back() });
+      this.conversation = new Conversation(this.client, key, {
+        onBack: () => this.back(),
+        onOpenChat: (k) => this.open(k),
+      });
       this.pane.replaceChildren(this.conversation.el);
       this.conversation.render();
       this.conversation.focusComposer();
@@ -156,12 +202,15 @@ export class MainScreen {
       return;
     }
     if (this.panelView) this.closePanel();
+    else if (this.conversation?.closeInfo()) return;
     else if (this.conversation) this.back();
   }
 
   // -- rendering ------------------------------------------------------------------------
   schedule({ what, key }) {
-    this.dirty.add(what === 'messages' || what === 'typing' ? `${what}:${key}` : what);
+    this.dirty.add(
+      what === 'messages' || what === 'typing' || what === 'chat' ? `${what}:${key}` : what,
+    );
     if (what === 'typing') this.dirty.add('dialogs');
     if (this.timer === null) this.timer = setTimeout(() => this.flush(), 0);
   }
@@ -176,6 +225,7 @@ export class MainScreen {
       conv &&
       (dirty.has(`messages:${conv.key}`) ||
         dirty.has(`typing:${conv.key}`) ||
+        dirty.has(`chat:${conv.key}`) ||
         dirty.has('me') ||
         dirty.has('dialogs'))
     ) {

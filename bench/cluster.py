@@ -1,0 +1,412 @@
+"""Cluster benchmark: the 1:1 pairs scenario of bench/pairs.py on three deployments, side
+by side in one run, so the ratios hold even on a shared, noisy machine:
+
+  sqlite      one node, SQLite (synchronous=FULL): the baseline
+  pg          one node on PostgreSQL + Redis (fsync on: as durable as the baseline)
+  cluster     --nodes nodes (default 3) on PostgreSQL + Redis, behind nginx running
+              deploy/nginx.conf; every client connects through nginx (least_conn), so a
+              sender and its receiver usually sit on different nodes and each message
+              crosses Redis
+
+PostgreSQL and Redis are private instances this script starts (tests/cluster.py: initdb
+into a temporary directory, redis-server on a free port), one fresh schema and Redis prefix
+per deployment and round; all traffic stays on 127.0.0.1. The load generator is
+bench/pairs.py's (worker processes, each sender keeping --window sends in flight).
+
+Reported per deployment: acknowledged sends/s, deliveries/s, delivery latency, errors,
+the CPU of everything on the server side (nodes, nginx, PostgreSQL, Redis: 100% = one
+core) and per message, and the throughput as a fraction of the SQLite node's in the same
+round. On a machine with few cores the load generator and the servers share them: the
+cluster's figure then shows the cost of the extra hops, not the capacity of three
+machines.
+
+    .venv/bin/python bench/cluster.py --pairs 20
+    .venv/bin/python bench/cluster.py --pairs 50 --workers 2 --repeat 3 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `bench` and `tests` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg
+from tests.cluster import Nginx, PrivatePostgres, PrivateRedis, missing_tools
+
+from bench.common import (
+    LOCALHOST,
+    Child,
+    fmt_num,
+    free_port,
+    machine_busy_seconds,
+    machine_info,
+    render_table,
+    wait_until_quiet,
+)
+from bench.pairs import (
+    QUIET_OTHER_PCT,
+    CpuSample,
+    Pair,
+    PhaseResult,
+    PhaseSpec,
+    Plan,
+    _expect_result,
+    _q,
+    _receive,
+    aggregate,
+    sign_up_all,
+    split,
+    timeline,
+    worker_main,
+)
+
+TARGETS = ("sqlite", "pg", "cluster")
+
+
+# -- CPU of a set of process trees --------------------------------------------------------
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, user + system CPU seconds) for every process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # it exited meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+def tree_cpu_seconds(roots: Sequence[int]) -> float:
+    """CPU time of the given processes and all their descendants: PostgreSQL and nginx
+    do their work in child processes (backends, workers)."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    seen: set[int] = set()
+    stack = [p for p in roots if p in table]
+    while stack:
+        pid = stack.pop()
+        if pid not in seen:
+            seen.add(pid)
+            stack.extend(children.get(pid, []))
+    return sum(table[p][1] for p in seen)
+
+
+# -- deployments --------------------------------------------------------------------------
+@dataclass
+class Deployment:
+    """One running target: where clients connect, and the processes doing server work."""
+
+    label: str
+    base_url: str  # HTTP base for sign-ups
+    ws_base: str  # ws://.../api/ws
+    pids: list[int]
+
+
+class Backends:
+    """The private PostgreSQL and Redis, started once and shared by the rounds (each
+    deployment and round gets its own schema and Redis prefix, so nothing is reused)."""
+
+    def __init__(self) -> None:
+        self.pg = PrivatePostgres(settings={"fsync": "on", "shared_buffers": "256MB"})
+        self.redis = PrivateRedis()
+
+    def start(self) -> None:
+        self.pg.start()
+        self.redis.start()
+
+    def stop(self) -> None:
+        self.redis.destroy()
+        self.pg.destroy()
+
+    def pids(self) -> list[int]:
+        pg = self.pg.postmaster_pid()
+        redis = self.redis.proc.pid if self.redis.proc is not None else None
+        return [p for p in (pg, redis) if p is not None]
+
+    def node_env(self) -> dict[str, str]:
+        schema = f"b_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.pg.url, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+        return {
+            "CHAPAR_DATABASE_URL": f"{self.pg.url}?schema={schema}",
+            "CHAPAR_REDIS_URL": self.redis.url,
+            "CHAPAR_REDIS_PREFIX": f"{schema}:",
+        }
+
+
+def _node(workdir: Path, name: str, env: dict[str, str]) -> tuple[Child, int]:
+    port = free_port()
+    argv = [sys.executable, "-m", "chapar", "serve", "--port", str(port)]
+    argv += ["--data-dir", str(workdir / name)]
+    env = {"CHAPAR_TEST_NUMBERS": "true", "CHAPAR_SQLITE_SYNCHRONOUS": "FULL", **env}
+    return Child(argv, workdir / f"{name}.log", env), port
+
+
+@contextlib.contextmanager
+def deploy(
+    target: str, args: argparse.Namespace, workdir: Path, backends: Backends | None, rnd: int
+) -> Iterator[Deployment]:
+    children: list[Child] = []
+    nginx: Nginx | None = None
+    try:
+        if target == "sqlite":
+            node, port = _node(workdir, f"sqlite-{rnd}", {})
+            node.start(f"http://{LOCALHOST}:{port}/healthz")
+            children.append(node)
+            base, pids = f"http://{LOCALHOST}:{port}", [node.pid]
+        elif backends is None:
+            raise ValueError(f"{target} needs PostgreSQL and Redis")
+        elif target == "pg":
+            node, port = _node(workdir, f"pg-{rnd}", backends.node_env())
+            node.start(f"http://{LOCALHOST}:{port}/healthz")
+            children.append(node)
+            base, pids = f"http://{LOCALHOST}:{port}", [node.pid, *backends.pids()]
+        else:
+            env = backends.node_env()
+            ports = []
+            for i in range(args.nodes):  # one at a time: the first applies the migrations
+                node, port = _node(workdir, f"cluster-{rnd}-{i}", env)
+                node.start(f"http://{LOCALHOST}:{port}/healthz")
+                children.append(node)
+                ports.append(port)
+            nginx = Nginx([f"{LOCALHOST}:{p}" for p in ports], workdir / f"nginx-{rnd}")
+            nginx.start()
+            assert nginx.proc is not None
+            base = nginx.url
+            pids = [c.pid for c in children] + [nginx.proc.pid, *backends.pids()]
+        label = target if target != "cluster" else f"cluster x{args.nodes}"
+        yield Deployment(label, base, base.replace("http://", "ws://") + "/api/ws", pids)
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        for c in children:
+            c.stop()
+
+
+# -- one measured phase -------------------------------------------------------------------
+def run_phase(d: Deployment, pairs: list[Pair], args: argparse.Namespace, rnd: int) -> PhaseResult:
+    """bench/pairs.py's phase, with the server's CPU summed over every process tree of the
+    deployment instead of one process."""
+    ctx = mp.get_context("spawn")
+    links: list[tuple[mp.process.BaseProcess, Connection]] = []
+    try:
+        for share in split(pairs, args.workers):
+            parent, child = ctx.Pipe()
+            plan = Plan("chapar", share, args.window, 0.0, args.text_bytes)
+            proc = ctx.Process(target=worker_main, args=(plan, child), daemon=True)
+            proc.start()
+            links.append((proc, parent))
+        for _, parent in links:
+            _receive(parent, 60.0)  # "ready": every socket is open
+        tl = timeline(args)
+        for _, parent in links:
+            parent.send(tl)
+        time.sleep(max(0.0, (tl.measure_from_ns - time.monotonic_ns()) / 1e9))
+        server0, machine0 = tree_cpu_seconds(d.pids), machine_busy_seconds()
+        time.sleep(max(0.0, (tl.measure_to_ns - time.monotonic_ns()) / 1e9))
+        server1, machine1 = tree_cpu_seconds(d.pids), machine_busy_seconds()
+        total_s = (tl.drain_until_ns - time.monotonic_ns()) / 1e9 + 30
+        results = [_expect_result(parent, total_s) for _, parent in links]
+    finally:
+        for worker, parent in links:
+            worker.join(5)
+            if worker.is_alive():
+                worker.terminate()
+            parent.close()
+    machine = None if machine0 is None or machine1 is None else machine1 - machine0
+    spec = PhaseSpec(rnd, "chapar", d.label, pairs, d.pids[0], "max", 0.0)
+    return aggregate(spec, args, results, CpuSample(server1 - server0, machine))
+
+
+def bench_target(
+    target: str, args: argparse.Namespace, workdir: Path, backends: Backends | None, rnd: int
+) -> PhaseResult:
+    with deploy(target, args, workdir, backends, rnd) as d:
+        users = asyncio.run(sign_up_all(d.base_url, 2 * args.pairs))
+        ws = d.ws_base + "?token="
+        pairs = [
+            Pair(ws + _q(users[2 * i][0]), ws + _q(users[2 * i + 1][0]), users[2 * i + 1][1])
+            for i in range(args.pairs)
+        ]
+        if args.wait_quiet:
+            busy = wait_until_quiet(args.wait_quiet, QUIET_OTHER_PCT)
+            if busy is not None and busy > QUIET_OTHER_PCT:
+                print(f"  the machine is still {busy:.0f}% busy; measuring anyway", file=sys.stderr)
+        r = run_phase(d, pairs, args, rnd)
+        print(
+            f"  round {rnd + 1}  {d.label:<12} {r.acked_per_s:10,.0f} msgs/s"
+            f"  p99 {fmt_num(r.latency.p99_ms, 1)} ms  errors {r.errors}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return r
+
+
+# -- output -------------------------------------------------------------------------------
+def add_ratios(results: list[PhaseResult]) -> None:
+    """Throughput as a fraction of the SQLite node's in the same round (kept in the
+    ratio_to_relay field of bench/pairs.py's result)."""
+    base = {r.round: r.acked_per_s for r in results if r.target == "sqlite"}
+    for r in results:
+        if base.get(r.round):
+            r.ratio_to_relay = r.acked_per_s / base[r.round]
+
+
+def table(results: list[PhaseResult]) -> str:
+    header = ["target", "round", "pairs", "acked/s", "delivered/s", "p50 ms", "p99 ms"]
+    header += ["errors", "undelivered", "srv CPU%", "srv us/msg", "gen CPU%", "other CPU%"]
+    header += ["x sqlite"]
+    rows = [
+        [
+            r.target,
+            str(r.round + 1),
+            str(r.pairs),
+            fmt_num(r.acked_per_s),
+            fmt_num(r.delivered_per_s),
+            fmt_num(r.latency.p50_ms, 1),
+            fmt_num(r.latency.p99_ms, 1),
+            str(r.errors),
+            str(r.undelivered),
+            fmt_num(r.server_cpu_pct),
+            fmt_num(r.server_us_per_msg),
+            fmt_num(r.loadgen_cpu_pct),
+            fmt_num(r.other_cpu_pct),
+            fmt_num(r.ratio_to_relay, 2),
+        ]
+        for r in results
+    ]
+    return render_table(header, rows)
+
+
+def medians(results: list[PhaseResult]) -> str:
+    """Per target over the rounds: the median throughput and the median of the per-round
+    ratios (each ratio comes from one round, so it is measured under one load)."""
+    header = ["target", "rounds", "acked/s", "p99 ms", "srv us/msg", "x sqlite"]
+    rows = []
+    for target in dict.fromkeys(r.target for r in results):
+        rs = [r for r in results if r.target == target]
+
+        def med(xs: list[float | None]) -> float | None:
+            known = [x for x in xs if x is not None]
+            return statistics.median(known) if known else None
+
+        rows.append(
+            [
+                target,
+                str(len(rs)),
+                fmt_num(med([r.acked_per_s for r in rs])),
+                fmt_num(med([r.latency.p99_ms for r in rs]), 1),
+                fmt_num(med([r.server_us_per_msg for r in rs])),
+                fmt_num(med([r.ratio_to_relay for r in rs]), 2),
+            ]
+        )
+    return render_table(header, rows)
+
+
+LEGEND = """\
+acked/s: sends answered ok (committed) per second of the window; delivered/s: pushes received
+by the peers; p50/p99: send -> received at the peer. srv CPU%: every server-side process
+(nodes, nginx, PostgreSQL, Redis), 100 = one core of {nproc}; srv us/msg: that CPU per
+acknowledged message; gen: the load generator; other: the rest of the machine (high = a
+disturbed run). x sqlite: acked/s divided by the SQLite node's in the same round."""
+
+
+def report(results: list[PhaseResult], info: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"\n{info['date']}  nproc={info['nproc']}  python {info['python']}  {info['cpu']}"
+        f"  git {info['git']}\n{args.duration:g} s windows after {args.warmup:g} s warm-up, "
+        f"{args.pairs} pairs, window {args.window}, {args.workers} load-generator process(es)\n"
+    )
+    print(table(results))
+    if args.repeat > 1:
+        print("\nmedians\n" + medians(results))
+    print("\n" + LEGEND.format(nproc=info["nproc"]))
+    for r in results:
+        if r.first_error:
+            print(f"{r.target}: first error: {r.first_error}")
+    if args.json:
+        rows = [{**asdict(r), "server_us_per_msg": r.server_us_per_msg} for r in results]
+        doc = {"machine": info, "args": vars(args), "results": rows}
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = p.add_argument
+    add("--pairs", type=int, default=20, help="sender/receiver pairs (default 20)")
+    add("--window", type=int, default=16, help="sends in flight per sender (default 16)")
+    add("--nodes", type=int, default=3, help="nodes of the cluster target (default 3)")
+    add("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
+    add("--duration", type=float, default=10.0, help="measured seconds per target (default 10)")
+    add("--warmup", type=float, default=2.0, help="unmeasured seconds first (default 2)")
+    add("--drain", type=float, default=5.0, help="at most this long for in-flight messages")
+    add("--repeat", type=int, default=1, help="rounds over every target; medians printed")
+    add("--workers", type=int, default=1, help="load-generator processes (default 1)")
+    add("--text-bytes", type=int, default=16, help="padding after the timestamp (default 16)")
+    add("--data-dir", help="where the temporary databases go (not tmpfs: fsync would be free)")
+    add("--wait-quiet", type=float, default=0.0, metavar="S", help="wait up to S s for calm")
+    add("--json", help="also write the results to this file")
+    args = p.parse_args(argv)
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if not args.targets or any(t not in TARGETS for t in args.targets):
+        p.error(f"--targets takes some of {', '.join(TARGETS)}")
+    if min(args.pairs, args.window, args.workers, args.repeat, args.nodes) < 1:
+        p.error("--pairs, --window, --workers, --repeat and --nodes must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    missing = missing_tools() if set(args.targets) - {"sqlite"} else []
+    if missing:
+        print(f"cluster.py: missing {', '.join(missing)}", file=sys.stderr)
+        return 2
+    info = machine_info()
+    workdir = Path(tempfile.mkdtemp(prefix="chapar-bench-cluster-", dir=args.data_dir))
+    workdir.chmod(0o755)
+    backends = Backends() if set(args.targets) - {"sqlite"} else None
+    results: list[PhaseResult] = []
+    try:
+        if backends is not None:
+            backends.start()
+        for rnd in range(args.repeat):
+            for target in args.targets:
+                results.append(bench_target(target, args, workdir, backends, rnd))
+    finally:
+        if backends is not None:
+            backends.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    add_ratios(results)
+    report(results, info, args)
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
