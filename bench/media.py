@@ -4,19 +4,25 @@ offload: N downloads of one file through the edge while the origin sends it once
 
 Processes (all on 127.0.0.1, each a child of this script): a Chapar origin on an empty
 SQLite database with every file put on the edge (cdn_policy=all), one ``chapar edge``,
-and nginx (Debian's nginx-light; one worker, sendfile on, DAV PUT for uploads) with a
-temporary config and prefix. The load generator is this process (aiohttp, uvloop).
+and nginx (Debian's nginx-light, installed with apt-get if missing and we are root; one
+worker, sendfile on, DAV PUT for uploads) with a temporary config and prefix.
 
 Rows:
   upload     origin: PUT 512 KiB parts (--concurrency in flight) + messages.sendMedia,
                      which hashes, re-encrypts and stores the file (new content each round)
              nginx:  the same parts PUT to disk through its DAV module
+             (uploads are driven by this process, aiohttp)
   download   origin: GET the media URL: read from the blob store, decrypt, stream
              edge:   GET every encrypted part from the edge's cache (what it sends)
-             edge + client checks: the same through chapar.client.cdn (SHA-256 of every
-                     part, AES-CTR decryption in this process)
-             nginx:  GET the plaintext file from disk
-Each download row runs --downloads downloads of the file, --parallel at a time.
+             nginx:  GET the plaintext file from disk; and the same cut into 512 KiB
+                     files, one GET per part, the edge's request pattern
+             (downloaded by curl, --parallel 4 for the per-part rows, so the client is not
+             what is measured; --client aiohttp to use this process instead)
+             edge + chapar.client.cdn: the client library in this process, which checks
+                     the SHA-256 of every part and decrypts (bounded by this process)
+Each download row runs --downloads downloads of the file, --parallel at a time, in
+--rounds rounds that interleave the rows; the median is printed. The machine is shared:
+the script first waits (up to 20 s) for it to be quiet and prints how busy it was.
 
     .venv/bin/python bench/media.py
     .venv/bin/python bench/media.py --size-mb 128 --downloads 16 --offload 1000
@@ -44,7 +50,15 @@ if __package__ in (None, ""):  # run as a script: make the `bench` package impor
 
 import aiohttp
 
-from bench.common import Child, fmt_num, free_port, machine_info, render_table, wait_until_quiet
+from bench.common import (
+    Child,
+    fmt_num,
+    free_port,
+    machine_info,
+    process_cpu_seconds,
+    render_table,
+    wait_until_quiet,
+)
 from chapar.client.cdn import download_redirect, get_media, get_media_url
 
 PART = 512 * 1024
@@ -234,6 +248,19 @@ async def rate(times: int, parallel: int, one: Callable[[], Awaitable[int]]) -> 
     return total / MB / (time.perf_counter() - t0), total
 
 
+def median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (nginx's master and worker)."""
+    total = process_cpu_seconds(pid) or 0.0
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            total += process_cpu_seconds(int(child)) or 0.0
+    return total
+
+
 def origin_parts_served(log: Path) -> int:
     return len(re.findall(r"cdn part served", log.read_text(errors="replace")))
 
@@ -295,24 +322,28 @@ async def run(args: Any, root: Path) -> None:
         async with aiohttp.ClientSession(connector=conn, timeout=timeout) as http:
             b = Bench(http, origin_url, edge_url, args)
             await b.sign_up()
-            rows: list[tuple[str, str, float | None]] = []
+            # (kind, path, MB/s, server CPU seconds per GiB moved)
+            rows: list[tuple[str, str, float | None, float | None]] = []
+            nginx_pid = nginx.pid if nginx_url else 0
 
             # -- uploads: fresh content each round, so dedup never skips the work
             uploads = [os.urandom(args.size_mb * MB) for _ in range(args.uploads)]
             up_o: list[float] = []
             up_n: list[float] = []
+            cpu_o = cpu_n = 0.0
             for i, blob in enumerate(uploads):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), tree_cpu(origin.pid)
                 await b.upload_origin(blob)
                 up_o.append(args.size_mb / (time.perf_counter() - t0))
+                cpu_o += tree_cpu(origin.pid) - c0
                 if nginx_url:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), tree_cpu(nginx_pid)
                     await b.put_parts(functools.partial(nginx_part_url, nginx_url, i), blob, False)
                     up_n.append(args.size_mb / (time.perf_counter() - t0))
-            up_origin = statistics.median(up_o)
-            up_nginx = statistics.median(up_n) if up_n else None
-            rows.append(("upload", "origin (PUT parts + sendMedia)", up_origin))
-            rows.append(("upload", "nginx (DAV PUT parts)", up_nginx))
+                    cpu_n += tree_cpu(nginx_pid) - c0
+            gib = args.uploads * args.size_mb / 1024
+            rows.append(("upload", "origin (PUT parts + sendMedia)", median(up_o), cpu_o / gib))
+            rows.append(("upload", "nginx (DAV PUT parts)", median(up_n), cpu_n / gib))
 
             # -- downloads of one file
             msg_id = await b.upload_origin(data)
@@ -354,13 +385,22 @@ async def run(args: Any, root: Path) -> None:
             # Rounds interleave the paths, so a burst of load from elsewhere on this shared
             # machine hits all of them alike; each row is the median of its rounds.
             samples: dict[str, list[float]] = {name: [] for name in paths}
+            cpu = dict.fromkeys(paths, 0.0)
+            moved = dict.fromkeys(paths, 0)
             for _ in range(args.rounds):
                 for name, one in paths.items():
-                    samples[name].append((await rate(n, par, one))[0])
+                    pid = nginx_pid if name.startswith("nginx") else origin.pid
+                    pid = edge.pid if name.startswith("edge") else pid
+                    c0 = tree_cpu(pid)
+                    mbs, nbytes = await rate(n, par, one)
+                    cpu[name] += tree_cpu(pid) - c0
+                    moved[name] += nbytes
+                    samples[name].append(mbs)
             for name in paths:
-                rows.append(("download", name, statistics.median(samples[name])))
+                per_gib = cpu[name] / (moved[name] / 1024**3)
+                rows.append(("download", name, median(samples[name]), per_gib))
             if not nginx_url:
-                rows.append(("download", "nginx (sendfile from disk)", None))
+                rows.append(("download", "nginx (sendfile from disk)", None, None))
 
             # -- offload: many downloads of one small file through the edge
             small = os.urandom(args.offload_kb * 1024)
@@ -389,14 +429,19 @@ async def run(args: Any, root: Path) -> None:
         print(f"file {args.size_mb} MiB; uploads x{args.uploads} (concurrency "
               f"{args.concurrency}); downloads x{n} per round, {par} at a time, "
               f"{args.rounds} rounds (medians); downloads by {args.client}\n")  # fmt: skip
-        base_up = up_nginx
-        base_down = next((m for w, h, m in rows if h == "nginx (sendfile from disk)"), None)
+        base_up = next((m for w, h, m, _ in rows if h == "nginx (DAV PUT parts)"), None)
+        base_down = next((m for w, h, m, _ in rows if h == "nginx (sendfile from disk)"), None)
         table = []
-        for what, how, mbs in rows:
+        for what, how, speed, cost in rows:
             base = base_up if what == "upload" else base_down
-            ratio = f"{mbs / base:.2f}" if mbs is not None and base else "-"
-            table.append([what, how, fmt_num(mbs, 1), ratio])
-        print(render_table(["", "path", "MB/s", "x nginx"], table, left=2))
+            ratio = f"{speed / base:.2f}" if speed is not None and base else "-"
+            table.append([what, how, fmt_num(speed, 1), ratio, fmt_num(cost, 2)])
+        header = ["", "path", "MB/s", "x nginx", "server CPU s/GiB"]
+        print(render_table(header, table, left=2))
+        print(
+            "(server CPU: of the process that serves the row — origin, edge or nginx's "
+            "master and worker — per GiB moved; steadier than MB/s on a shared machine)"
+        )
         origin_sent = origin_parts_served(root / "origin.log") - before_log
         parts = -(-len(small) // PART)
         print(

@@ -58,6 +58,7 @@ GROUP_EVERY = 4  # every 4th send of a ring user goes to the group
 PACE = 0.03  # seconds between a sender's messages
 WAIT = 30.0  # bound of every "until" (liveness, not a timing claim)
 SEND_QUEUE = 512  # frames per WebSocket before a slow consumer is dropped (nodes' setting)
+CODES_PER_IP = 2  # the nodes' send_code_per_ip limit, per hour
 
 
 # -- the cluster --------------------------------------------------------------------------
@@ -93,6 +94,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             redis.url,
             ws_send_queue=str(SEND_QUEUE),
             shutdown_timeout_seconds="2",
+            limits=f"send_code_per_ip={CODES_PER_IP}/1h",
         )
         nodes = [ServerProcess(root / f"node{i}", env=env) for i in range(NODES)]
         start_nodes(nodes)
@@ -377,7 +379,9 @@ async def test_acknowledged_messages_survive_node_redis_and_database_faults(
         finally:
             for u in [*users, quiet]:
                 await u.client.close()
-    unexpected = re.findall(r"(?m)^.*(?:Traceback|Error handling request).*$", c.logs())
+    # Errors nothing handled: a handler that raised (aiohttp), a task or callback that died.
+    unhandled = r"(?m)^.*(?:Error handling request|never retrieved|Exception in callback).*$"
+    unexpected = re.findall(unhandled, c.logs())
     assert not unexpected, "node logs show unhandled errors:\n" + "\n".join(unexpected[:10])
 
 
@@ -487,6 +491,14 @@ async def _restart_postgres(
     assert r.status == 503 and body["error"]["type"] == "STORE_UNAVAILABLE", (r.status, body)
     retried = sum(t.retries.values())
     await until("senders see retryable errors", _async(lambda: sum(t.retries.values()) > retried))
+    # A network blip on top: every client reconnects while the database is away.
+    before = {u.id: u.client.connections for u in users}
+    for u in users:
+        u.client.reconnect()
+    await until(
+        "the clients reconnect while the database is down",
+        _async(lambda: all(u.client.connections > before[u.id] for u in users)),
+    )
     await asyncio.to_thread(c.pg.start)
     t.phase = "pg_back"
     await _progress(t, "pg_back")
@@ -637,3 +649,29 @@ async def test_a_consumer_that_stops_reading_is_dropped_and_slows_no_one(
         stalled.close()
         assert code in (None, 4008), code
         print(f"stalled client: {read} bytes, close code {code}, {len(talked)} batches")
+
+
+# -- who the client is, behind the balancer ---------------------------------------------
+async def test_limits_count_the_client_address_not_the_balancers(healthy: Cluster) -> None:
+    """Per-address limits must see each client's own address: behind nginx every request
+    comes from nginx, and counting that would throttle everyone at once."""
+    c = healthy
+
+    async def send_code(source: str, phone: str) -> tuple[int, Any]:
+        connector = aiohttp.TCPConnector(local_addr=(source, 0))
+        async with (
+            aiohttp.ClientSession(connector=connector) as http,
+            http.post(f"{c.url}/api/auth.sendCode", json={"phone": phone}) as r,
+        ):
+            return r.status, await r.json(content_type=None)
+
+    # Real (not test) numbers, each in its own operator range: only the address limit bites.
+    phones = iter(f"+98{prefix}1234567" for prefix in (912, 935, 901, 921, 990, 933))
+    for _ in range(CODES_PER_IP):
+        status, body = await send_code("127.0.7.1", next(phones))
+        assert status == 200, body
+    status, body = await send_code("127.0.7.1", next(phones))
+    assert status == 429 and body["error"]["type"] == "FLOOD_WAIT", body
+    # Another client, another address (and network): its own budget.
+    status, body = await send_code("127.0.8.1", next(phones))
+    assert status == 200, body

@@ -28,7 +28,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chapar.client.cdn import DownloadReport, get_media, get_media_url
+from chapar.client.cdn import (
+    CdnDownloadError,
+    DownloadReport,
+    download_redirect,
+    get_media,
+    get_media_url,
+)
 from chapar.config import Settings
 from chapar.db.chats import ChatRow
 from chapar.edge.cache import PartCache, part_key
@@ -236,6 +242,28 @@ async def test_a_tampered_edge_cache_is_caught_and_the_client_falls_back(
     assert report.mismatched == [1]
     assert report.parts_from_edge == 2 and report.parts_from_origin == 1
     assert origin_parts_served(origin, redirect.file_id) == served + 1
+
+
+async def test_an_edge_that_is_down_costs_only_a_detour_to_the_origin(
+    cdn: tuple[ServerProcess, EdgeProcess], http: aiohttp.ClientSession
+) -> None:
+    origin, _ = cdn
+    api = Api(http, origin.url)
+    owner, _ = await api.sign_up("Owner")
+    reader, _ = await api.sign_up("Reader")
+    chat_id = await public_channel(api, owner, [reader])
+    data = os.urandom(PART + 3)
+    msg_id = await post_file(api, http, origin.url, owner, chat_id, data)
+    redirect = (await get_media_url(http, origin.url, reader, {"chat_id": chat_id}, msg_id)).cdn
+    assert redirect is not None
+    redirect.edge_url = f"http://127.0.0.1:{free_port()}"  # nobody listens there
+    report = DownloadReport()
+    assert await download_redirect(http, origin.url, redirect, report) == data
+    assert report.edge_failures == [0, 1] and report.parts_from_origin == 2
+    # a part that matches its hash nowhere is an error, never a wrong file
+    redirect.part_hashes[1] = "0" * 64
+    with pytest.raises(CdnDownloadError):
+        await download_redirect(http, origin.url, redirect)
 
 
 def _origin_signer(origin: ServerProcess) -> TokenSigner:

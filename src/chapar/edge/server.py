@@ -1,7 +1,8 @@
-"""A CDN edge: serves encrypted file parts from its disk cache, fetching misses from the
-origin, to clients that present a token the origin signed. See docs/media.md.
+"""A CDN edge: serves encrypted file parts from its cache (on disk, the hottest also in
+RAM), fetching misses from the origin, to clients that present a token the origin signed.
+See docs/media.md.
 
-    GET /cdn/<file_id>/<n>?token=<token>   one encrypted part (206 for a Range)
+    GET /cdn/<file_id>/<n>?token=<token>   one encrypted part
     GET /stats                              counters, for operators and tests
     GET /healthz
 

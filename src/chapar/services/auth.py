@@ -126,6 +126,10 @@ RECOVERED_NOTE = (
 )
 
 
+def _cooldown(wait: int) -> FloodWait:
+    return FloodWait(wait, f"a code was sent to this number; ask again in {wait} s")
+
+
 class AuthService:
     def __init__(self, deps: Deps, guard: LimitGuard, mailer: Mailer) -> None:
         self.d = deps
@@ -199,7 +203,7 @@ class AuthService:
 
         last, signed_in = await self.d.store.read(look)
         if not test and last is not None and now < last + resend:
-            raise FloodWait(last + resend - now, "a code was sent to this number; wait")
+            raise _cooldown(last + resend - now)
         # Test numbers get no in-app message: they send nothing, anywhere.
         type_: m.CodeType = "app" if signed_in and self.s.code_in_app and not test else "sms"
         next_type = self._next_type(type_)
@@ -222,7 +226,7 @@ class AuthService:
 
         wait = await self.d.store.write(write)
         if wait is not None:
-            raise FloodWait(wait, f"a code was sent to this number; ask again in {wait} s")
+            raise _cooldown(wait)
         await self.d.push(pushes)
         if type_ != "app" and not test:
             await self._deliver(phone, code, type_)

@@ -6,6 +6,8 @@ import { newRandomId, peerKeyOf } from './outbox.js';
 import { ChannelSequencer } from './sync.js';
 
 const DIALOGS_PAGE = 100;
+const CHAT_REFRESH_MS = 500;
+const MEMBERSHIP_ACTIONS = new Set(['chat_add_user', 'chat_join', 'chat_leave', 'chat_delete_user']);
 const VIEWS_BATCH = 100;
 // What "promote" grants: Telegram's default admin, without the right to add admins.
 const GROUP_ADMIN = {
@@ -177,6 +179,7 @@ export const chatMethods = {
         else if (this.typing.get(key)?.has(m.from_id)) this.setTypingShown(key, m.from_id, false);
         this.addMessage(m);
         this.readIfOpen(key, m);
+        if (MEMBERSHIP_ACTIONS.has(m.action?.type)) this.refreshChatSoon(key);
         this.emit('messages', key);
         this.emit('dialogs');
         break;
@@ -223,16 +226,20 @@ export const chatMethods = {
     }
   },
 
-  // -- finding and joining --------------------------------------------------------------
-  /** A public group or channel by its exact username, or null. */
-  async findPublicChat(username) {
-    const res = await this.conn.call('contacts.search', { q: username, limit: 20 });
-    this.addUsers(res.users);
-    this.addChats(res.chats);
-    const want = username.toLowerCase();
-    return res.chats.find((c) => c.username?.toLowerCase() === want) ?? null;
+  /** Someone joined or left: the member count comes fresh from the server, once a burst. */
+  refreshChatSoon(key) {
+    this.chatRefresh ??= new Map();
+    if (this.chatRefresh.has(key)) return;
+    this.chatRefresh.set(
+      key,
+      setTimeout(() => {
+        this.chatRefresh.delete(key);
+        if (isMember(this.chat(key))) this.loadChat(key).catch(() => {});
+      }, CHAT_REFRESH_MS),
+    );
   },
 
+  // -- finding and joining --------------------------------------------------------------
   /** A chat's details (and the viewer's standing), e.g. for a public one not joined. */
   async loadChat(key) {
     const res = await this.conn.call('channels.getFullChannel', { channel: this.peerOf(key) });

@@ -833,16 +833,10 @@ export class Client extends EventTarget {
       return { key: `u${res.imported[0].user_id}` };
     }
     const username = q.replace(/^@/, '').replace(/^.*\/(?=[^/]+$)/, '');
-    try {
-      const res = await this.conn.call('contacts.resolveUsername', { username });
-      this.addUsers([res.user]);
-      return { key: peerKeyOf(res.peer) };
-    } catch (e) {
-      if (e.type !== 'USERNAME_NOT_OCCUPIED' || username.length < 2) throw e;
-      const chat = await this.findPublicChat(username);
-      if (!chat) throw e;
-      return { key: `c${chat.id}` };
-    }
+    const res = await this.conn.call('contacts.resolveUsername', { username });
+    if (res.user) this.addUsers([res.user]);
+    if (res.chat) this.addChats([res.chat]);
+    return { key: peerKeyOf(res.peer) };
   }
 
   async updateProfile(fields) {
