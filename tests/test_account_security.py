@@ -282,7 +282,10 @@ async def test_reset_authorizations_ends_every_other_session(
 
 
 # -- deleting the account ----------------------------------------------------------------------
-async def test_delete_account_like_telegram(api: Api) -> None:
+async def test_delete_account_like_telegram(
+    any_server: ServerProcess, http: aiohttp.ClientSession
+) -> None:
+    api = Api(http, any_server.url)
     phone = next_test_phone()
     gone_token, gone = await api.sign_up("Leaving", phone)
     second = await api.ok(

@@ -102,3 +102,56 @@ def test_persian_dates_are_jalali_with_persian_digits(
     # Search folds Arabic letters, ZWNJ and digits the way the server's search does.
     assert got["fold"] == "کتابهای 12 arabic"
     assert got["dir"] == "ltr"
+
+
+CHANNEL_SEQUENCER = """async () => {
+  const { ChannelSequencer } = await import('/web/js/core/sync.js');
+  const post = (pts) => ({ type: 'updateNewChannelMessage', chat_id: 9, pts, message: { id: pts } });
+  const run = async (answer) => {
+    const applied = [];
+    const asked = [];
+    const events = [];
+    const call = async (method, params) => {
+      asked.push([method, params.channel.chat_id, params.pts]);
+      return answer(params.pts);
+    };
+    const seq = new ChannelSequencer(9, call, (u) => applied.push(u.pts), {
+      onTooLong: async (pts) => events.push(['too_long', pts]),
+      onGone: (e) => events.push(['gone', e.type]),
+    });
+    seq.start(1);
+    seq.feed([post(2), post(5)]);  // 5 after 2: a gap, fetched from 2
+    await seq.running;
+    return { applied, asked, events, pts: seq.pts };
+  };
+  // The chat's log answers two updates at a time, so `final` must be followed.
+  const paged = await run((pts) => {
+    const updates = [3, 4, 5].filter((p) => p > pts).slice(0, 2).map(post);
+    const last = updates.length ? updates.at(-1).pts : pts;
+    return { updates, pts: last, final: last >= 5 };
+  });
+  const tooLong = await run(() => ({ updates: [], pts: 200000, final: true, too_long: true }));
+  const { ApiError } = await import('/web/js/core/connection.js');
+  const gone = await run(() => { throw new ApiError(403, 'CHANNEL_PRIVATE', 'banned'); });
+  return { paged, tooLong, gone };
+}"""
+
+
+def test_channel_sequencer_follows_each_chats_own_log(
+    server: ServerProcess, browsing: Browsing
+) -> None:
+    page = browsing.page(server.url)
+    got = page.evaluate(CHANNEL_SEQUENCER)
+    paged = got["paged"]
+    assert paged["applied"] == [2, 3, 4, 5]
+    assert paged["asked"] == [
+        ["updates.getChannelDifference", 9, 2],
+        ["updates.getChannelDifference", 9, 4],
+    ]
+    assert paged["pts"] == 5 and paged["events"] == []
+    # Too far behind: the history is reloaded instead, and the log goes on from its head.
+    assert got["tooLong"]["events"] == [["too_long", 200000]]
+    assert got["tooLong"]["applied"] == [2] and got["tooLong"]["pts"] == 200000
+    # Refused (removed, banned): the chat is dropped, nothing more is asked.
+    assert got["gone"]["events"] == [["gone", "CHANNEL_PRIVATE"]]
+    assert len(got["gone"]["asked"]) == 1

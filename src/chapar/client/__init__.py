@@ -11,15 +11,21 @@ services or storage, because it is what a third party installs and uses::
         async for update in client.updates():
             print(update)
 
-:mod:`chapar.client.core` holds the rules (no I/O); :mod:`chapar.client.connection` the
-socket, reconnection and HTTP sign-in.
+Modules: :mod:`~chapar.client.core` holds the rules (no I/O: calls and answers, the user's
+log, the logs of groups and channels); :mod:`~chapar.client.connection` the socket and
+reconnection; :mod:`~chapar.client.chat_sync` the catching up of groups and channels;
+:mod:`~chapar.client.methods` typed shortcuts; :mod:`~chapar.client.http` sign-in over
+HTTP; :mod:`~chapar.client.cdn` media downloads from CDN edges. Guide: docs/client.md.
 """
 
-from chapar.client.connection import Client, http_call, sign_in
+from chapar.client.connection import Client
 from chapar.client.core import (
     AnyUpdate,
     Backoff,
+    ChannelDifference,
     ChaparClientError,
+    ChatReset,
+    ChatSequencer,
     ClientClosed,
     ClientError,
     ConnectionLost,
@@ -31,15 +37,20 @@ from chapar.client.core import (
     Step,
     TransportError,
     UnknownUpdate,
+    chat_of,
     decode_update,
     is_repeatable,
     pts_of,
 )
+from chapar.client.http import http_call, sign_in
 
 __all__ = [
     "AnyUpdate",
     "Backoff",
+    "ChannelDifference",
     "ChaparClientError",
+    "ChatReset",
+    "ChatSequencer",
     "Client",
     "ClientClosed",
     "ClientError",
@@ -52,6 +63,7 @@ __all__ = [
     "Step",
     "TransportError",
     "UnknownUpdate",
+    "chat_of",
     "decode_update",
     "http_call",
     "is_repeatable",

@@ -3,10 +3,11 @@
 A :class:`Client` owns a background task that connects, and when the socket drops or the
 server restarts, reconnects with :class:`~chapar.client.core.Backoff`. After every
 connect it first writes the calls still waiting (the repeatable ones, see
-:func:`~chapar.client.core.is_repeatable`), then fetches the difference from its pts,
-slice by slice, before applying any new push. So the application sees each logged update
-exactly once and in pts order, however often the connection breaks; the server's log is
-the truth and pushes are only hints.
+:func:`~chapar.client.core.is_repeatable`), then fetches the difference of the user's log
+from its pts, slice by slice, before applying any new push; then it lists the dialogs and
+fetches the difference of every group and channel that moved (:mod:`.chat_sync`). So the
+application sees each logged update exactly once and in its log's pts order, however often
+the connection breaks; the server's logs are the truth and pushes are only hints.
 
 Typical use::
 
@@ -22,39 +23,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import aiohttp
 import msgspec
 from yarl import URL
 
+from chapar.client.chat_sync import ChatSync
 from chapar.client.core import (
     Answer,
     AnyUpdate,
     Backoff,
+    ChatSequencer,
     ClientClosed,
     ClientError,
-    Difference,
     Failure,
-    FetchDifference,
     ProtocolError,
     Push,
     Rpc,
     Sequencer,
     StrayError,
     TransportError,
-    decode_difference,
+    chat_of,
     decode_update,
 )
-from chapar.protocol import methods as m
-from chapar.protocol.envelope import ErrorBody
-from chapar.protocol.types import State
+from chapar.client.delivery import Delivery
+from chapar.client.methods import Methods
+from chapar.client.user_sync import UserSync
 
 log = logging.getLogger("chapar.client")
-T = TypeVar("T")
 
 # Close codes after which reconnecting cannot help (see chapar.api.ws).
 FATAL_CLOSE_CODES = frozenset({4401})
@@ -62,21 +61,17 @@ FATAL_CLOSE_CODES = frozenset({4401})
 GAP_LONG_POLL = 1.0
 
 
-def _decode(raw: msgspec.Raw, type_: type[T]) -> T:
-    try:
-        return msgspec.json.decode(raw, type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError) as e:
-        raise ProtocolError(f"unexpected result: {e}") from e
-
-
-class Client:
+class Client(Methods):
     """A signed-in connection to a Chapar server that survives disconnects.
 
-    ``pts`` is where the update stream starts: 0 replays the whole log, a saved value
-    resumes after it, None (the default) starts at the log's current head. Updates go
-    to ``on_update`` if given, otherwise to the single consumer of :meth:`updates`; the
+    ``pts`` is where the user's update stream starts: 0 replays the whole log, a saved
+    value resumes after it, None (the default) starts at the log's current head. ``chats``
+    (chat id -> pts, as :attr:`chat_pts` gave it) resumes groups and channels; without
+    it, each chat starts where the first dialog listing finds it. Updates go to
+    ``on_update`` if given, otherwise to the single consumer of :meth:`updates`; the
     queue is unbounded because stalling the socket would also stall every call's answer.
-    ``poll_interval``: seconds between checks of the log while no push comes.
+    ``poll_interval``: seconds between checks of the logs while no push comes.
+    ``difference_limit``: updates per slice when catching up.
     """
 
     def __init__(
@@ -85,6 +80,7 @@ class Client:
         token: str,
         *,
         pts: int | None = None,
+        chats: Mapping[int, int] | None = None,
         on_update: Callable[[AnyUpdate], None] | None = None,
         session: aiohttp.ClientSession | None = None,
         backoff: Backoff | None = None,
@@ -92,11 +88,11 @@ class Client:
         connect_timeout: float = 30.0,
         heartbeat: float | None = 20.0,
         poll_interval: float | None = 60.0,
+        difference_limit: int = 1000,
     ) -> None:
         url = URL(base_url)
         self.ws_url = url.with_scheme("wss" if url.scheme == "https" else "ws") / "api" / "ws"
         self._token = token
-        self._on_update = on_update
         self._session = session
         self._own_session = session is None
         self._backoff = backoff or Backoff()
@@ -106,15 +102,34 @@ class Client:
         self._poll_interval = poll_interval
         self._rpc = Rpc()
         self._seq = Sequencer(pts)
+        self._ready = asyncio.Event()  # set by each catch-up of the chats: connect() waits
+        self._delivery = Delivery(on_update, self._head)
+        self._deliver = self._delivery.deliver
+        self._chats = ChatSync(
+            ChatSequencer(chats),
+            call=self.call_raw,
+            deliver=self._deliver,
+            reach_user_pts=lambda pts: self._user.reach(pts),
+            on_failure=self._sync_failed,
+            on_caught_up=self._ready.set,
+            limit=difference_limit,
+            gap_wait=GAP_LONG_POLL,
+        )
+        self._user = UserSync(
+            self._seq,
+            api=self,
+            deliver=self._deliver,
+            wait=self.wait_for_pts,
+            chats=self._chats,
+            on_failure=self._sync_failed,
+            limit=difference_limit,
+            gap_long_poll=GAP_LONG_POLL,
+        )
         self._futures: dict[int, asyncio.Future[msgspec.Raw]] = {}
-        self._queue: asyncio.Queue[AnyUpdate | None] = asyncio.Queue()
         self._ws: aiohttp.ClientWebSocketResponse[Any] | None = None
         self._send_lock = asyncio.Lock()
-        self._ready = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        self._sync_task: asyncio.Task[None] | None = None
         self._chores: set[asyncio.Task[Any]] = set()
-        self._pts_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._closed = False  # no new calls, no reconnects
         self._cleaned_up = False  # tasks, socket and owned session released
         self._fatal: BaseException | None = None
@@ -123,9 +138,10 @@ class Client:
 
     # -- lifecycle ------------------------------------------------------------------
     async def connect(self) -> None:
-        """Open the socket and finish the first sync (within ``connect_timeout``); drops
-        after that are handled inside. On failure the client is closed, so that nothing
-        keeps reconnecting behind an exception the caller has already seen."""
+        """Open the socket, catch up the user's log and list the dialogs (within
+        ``connect_timeout``); drops after that are handled inside. On failure the client
+        is closed, so that nothing keeps reconnecting behind an exception the caller has
+        already seen."""
         if self._closed:
             raise ClientClosed("the client was closed") from self._fatal
         if self._runner is None:
@@ -147,12 +163,14 @@ class Client:
         if self._cleaned_up:
             return
         self._cleaned_up = self._closed = True
-        tasks = [t for t in (self._runner, self._sync_task, *self._chores) if t is not None]
+        tasks = [t for t in (self._runner, *self._chores) if t is not None]
         for t in tasks:
             t.cancel()
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        await self._user.stop()
+        await self._chats.stop()
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()
@@ -177,104 +195,60 @@ class Client:
 
     @property
     def pts(self) -> int | None:
-        """The pts of the last update delivered: save it to resume a later Client there."""
+        """The pts of the user's last update delivered: save it to resume a later Client."""
         return self._seq.pts
+
+    @property
+    def chat_pts(self) -> dict[int, int]:
+        """Each followed group's and channel's last delivered pts: save it with :attr:`pts`
+        and pass it as ``chats`` to resume a later Client."""
+        return self._chats.chats.cursors
 
     @property
     def connected(self) -> bool:
         return self._ws is not None and not self._ws.closed
 
     # -- calls ----------------------------------------------------------------------
-    async def call_raw(self, method: str, params: Mapping[str, Any] | None = None) -> msgspec.Raw:
+    async def call_raw(
+        self, method: str, params: Mapping[str, Any] | None = None, *, long_poll: float = 0
+    ) -> msgspec.Raw:
         """Call a method; its result as undecoded JSON. Waits through reconnects, up to
         ``call_timeout`` (then TimeoutError); wrap it in asyncio.timeout() to wait less."""
-        return await self._request(method, params or {}, self._call_timeout)
-
-    async def _request(self, method: str, params: Mapping[str, Any], limit: float) -> msgspec.Raw:
         if self._closed:
             raise ClientClosed("the client is closed") from self._fatal
         if self._runner is None:
             raise TransportError("call connect() first")
-        id_ = self._rpc.request(method, params)
+        id_ = self._rpc.request(method, params or {})
         fut: asyncio.Future[msgspec.Raw] = asyncio.get_running_loop().create_future()
         self._futures[id_] = fut
         try:
             await self._flush()
-            return await asyncio.wait_for(fut, limit)
+            return await asyncio.wait_for(fut, self._call_timeout + long_poll)
         finally:
             self._futures.pop(id_, None)
             self._rpc.cancel(id_)
 
-    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
-        """Call a method; its result as plain JSON values. Raises ClientError on refusal."""
-        return msgspec.json.decode(await self.call_raw(method, params))
-
-    async def send_message(
-        self, user_id: int, text: str, *, random_id: int | None = None, reply_to: int | None = None
-    ) -> m.SentMessage:
-        """Send a private message. The random_id (fresh unless given) makes retries safe:
-        the server answers a repeat with the first result and stores nothing new."""
-        params: dict[str, Any] = {
-            "peer": {"user_id": user_id},
-            "text": text,
-            "random_id": secrets.randbits(63) if random_id is None else random_id,
-        }
-        if reply_to is not None:
-            params["reply_to"] = reply_to
-        return _decode(await self.call_raw("messages.sendMessage", params), m.SentMessage)
-
-    async def get_state(self) -> State:
-        return _decode(await self.call_raw("updates.getState"), State)
-
-    async def get_difference(self, pts: int, limit: int = 1000, long_poll: float = 0) -> Difference:
-        """The log after ``pts``; with ``long_poll`` > 0 the server waits that many seconds
-        for something new when nothing is pending."""
-        params = {"pts": pts, "limit": limit, "timeout": long_poll}
-        raw = await self._request("updates.getDifference", params, long_poll + self._call_timeout)
-        return decode_difference(raw)
-
-    async def get_history(self, user_id: int, limit: int = 50, offset_id: int = 0) -> m.History:
-        params = {"peer": {"user_id": user_id}, "limit": limit, "offset_id": offset_id}
-        return _decode(await self.call_raw("messages.getHistory", params), m.History)
-
     # -- updates --------------------------------------------------------------------
-    async def updates(self) -> AsyncIterator[AnyUpdate]:
-        """Every update once: logged ones in pts order, ephemeral ones as they come.
+    def updates(self) -> AsyncIterator[AnyUpdate]:
+        """Every update once: each log's in its pts order, ephemeral ones as they come.
         Ends when the client is closed; raises ClientClosed after a fatal error."""
-        while True:
-            u = await self._queue.get()
-            if u is None:
-                if self._fatal is not None:
-                    raise ClientClosed("the client stopped") from self._fatal
-                return
-            yield u
+        return self._delivery.stream()
 
     async def wait_for_pts(self, pts: int) -> None:
-        """Wait until the update with this pts was delivered (read-your-writes); bound
-        the wait with asyncio.timeout()."""
-        if self._seq.pts is not None and self._seq.pts >= pts:
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pts_waiters.append((pts, fut))
-        try:
-            await fut
-        finally:
-            self._pts_waiters = [(p, f) for p, f in self._pts_waiters if f is not fut]
+        """Wait until the user's update with this pts was delivered (read-your-writes);
+        bound the wait with asyncio.timeout()."""
+        await self._delivery.wait(None, pts)
 
-    def _deliver(self, updates: list[AnyUpdate]) -> None:
-        for u in updates:
-            if self._on_update is None:
-                self._queue.put_nowait(u)
-                continue
-            try:
-                self._on_update(u)
-            except Exception:
-                log.exception("on_update raised; the update counts as delivered")
-        if updates and self._pts_waiters:
-            head = self._seq.pts or 0
-            for p, f in self._pts_waiters:
-                if p <= head and not f.done():
-                    f.set_result(None)
+    async def wait_for_chat_pts(self, chat_id: int, pts: int) -> None:
+        """Wait until the chat's update with this pts was delivered (or skipped by a
+        ChatReset); bound the wait with asyncio.timeout()."""
+        await self._delivery.wait(chat_id, pts)
+
+    def _head(self, chat_id: int | None) -> int:
+        if chat_id is None:
+            return self._user.head
+        head = self._chats.chats.pts(chat_id)
+        return -1 if head is None else head
 
     # -- the connection -------------------------------------------------------------
     async def _run(self) -> None:
@@ -316,8 +290,7 @@ class Client:
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse[Literal[False]]) -> None:
         self._ws = ws
         # Buffer pushes from the first frame on: the difference must come before them.
-        fetch = self._seq.begin_sync() if self._seq.pts is not None else None
-        self._sync_task = asyncio.get_running_loop().create_task(self._sync(fetch))
+        self._user.connected()
         poller = asyncio.get_running_loop().create_task(self._poll())
         try:
             await self._flush()
@@ -331,12 +304,11 @@ class Client:
             self.last_close_code = ws.close_code
             for id_, err in self._rpc.connection_lost():
                 self._resolve(id_, err)
-            task, self._sync_task = self._sync_task, None
-            for t in (poller, task):
-                if t is not None:
-                    t.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await t
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await poller
+            await self._user.stop()
+            await self._chats.stop()
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await ws.close()
@@ -358,10 +330,8 @@ class Client:
         elif isinstance(event, StrayError):
             log.warning("the server could not read a frame: %s", event.error)
         elif isinstance(event, Push):
-            step = self._seq.push(updates)
-            self._deliver(step.deliver)
-            if step.fetch is not None and self._sync_task is None:
-                self._sync_task = asyncio.get_running_loop().create_task(self._sync(step.fetch))
+            self._user.push(u for u in updates if chat_of(u) is None)
+            self._chats.push(u for u in updates if chat_of(u) is not None)
 
     def _resolve(self, id_: int, outcome: msgspec.Raw | BaseException) -> None:
         fut = self._futures.get(id_)
@@ -384,50 +354,31 @@ class Client:
                 except (ConnectionError, RuntimeError, aiohttp.ClientError):
                     return  # the reader notices; connection_lost() decides what is repeated
 
-    async def _sync(self, fetch: FetchDifference | None) -> None:
-        """Fetch the difference until the log is caught up and the buffer drained."""
-        ws = self._ws
-        fatal: BaseException | None = None
-        try:
-            if fetch is None:
-                fetch = self._seq.begin_sync((await self.get_state()).pts)
-            while fetch is not None:
-                wait = GAP_LONG_POLL if fetch.wait else 0
-                diff = await self.get_difference(fetch.pts, long_poll=wait)
-                step = self._seq.difference(diff.updates, diff.state.pts, diff.slice)
-                self._deliver(step.deliver)
-                fetch = step.fetch
-            self._ready.set()
-        except (ClientError, TransportError, TimeoutError) as e:
+    # -- catching up (user_sync.py, chat_sync.py) ------------------------------------
+    def _sync_failed(self, e: Exception) -> None:
+        """A catch-up call failed: reconnect (and so retry), or stop if that cannot help."""
+        if isinstance(e, ClientError):
             # 401: signed out. PERSISTENT_TIMESTAMP_INVALID: our pts is ahead of the log, so
             # the server lost data or this is another account; guessing would hide that.
-            if isinstance(e, ClientError) and (
-                e.code == 401 or e.type == "PERSISTENT_TIMESTAMP_INVALID"
-            ):
-                fatal = e
-            else:
-                log.warning("sync failed (%r); reconnecting", e)
-                if ws is not None:
-                    self._chore(ws.close())
-        except Exception as e:  # a bug here: stop visibly rather than sit stuck or loop
-            log.exception("sync failed")
-            fatal = e
-        finally:
-            if self._sync_task is asyncio.current_task():
-                self._sync_task = None
-        if fatal is not None:
-            self._shut_down(fatal)
+            fatal = e.code == 401 or e.type == "PERSISTENT_TIMESTAMP_INVALID"
+        else:  # a bug if not a transport failure: stop visibly rather than sit stuck or loop
+            fatal = not isinstance(e, TransportError | TimeoutError)
+        if fatal:
+            if not isinstance(e, ClientError):
+                log.error("sync failed", exc_info=e)
+            self._shut_down(e)
+            return
+        log.warning("sync failed (%r); reconnecting", e)
+        self.reconnect()
 
     async def _poll(self) -> None:
         """Pushes are hints: one lost on the way (a node failing over, say) would leave
-        an idle session behind until the next push. So check the log now and then."""
+        an idle session behind until the next push. So check the logs now and then."""
         while self._poll_interval is not None:  # until the connection ends and cancels it
             await asyncio.sleep(self._poll_interval)
-            if self._sync_task is None and self._seq.pts is not None:
-                fetch = self._seq.begin_sync()
-                self._sync_task = asyncio.get_running_loop().create_task(self._sync(fetch))
+            self._user.poll()
 
-    def _chore(self, coro: Any) -> None:
+    def _chore(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
@@ -443,10 +394,7 @@ class Client:
         for fut in self._futures.values():
             if not fut.done():
                 fut.set_exception(closed)
-        for _, f in self._pts_waiters:
-            if not f.done():
-                f.set_exception(closed)
-        self._queue.put_nowait(None)
+        self._delivery.end(self._fatal)
         self._ready.set()
         if self._ws is not None and not self._ws.closed:
             self._chore(self._ws.close())

@@ -13,6 +13,7 @@ from chapar.client.core.errors import ClientError, ProtocolError
 from chapar.protocol import methods as m
 from chapar.protocol.envelope import ErrorBody
 
+
 async def http_call(
     session: aiohttp.ClientSession,
     base_url: str,

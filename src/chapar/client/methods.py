@@ -94,7 +94,9 @@ class Methods:
     ) -> ChannelDifference:
         """A group's or channel's log after ``pts``, one slice (``final``: the last)."""
         params = {"channel": {"chat_id": chat_id}, "pts": pts, "limit": limit}
-        return decode_channel_difference(await self.call_raw("updates.getChannelDifference", params))
+        return decode_channel_difference(
+            await self.call_raw("updates.getChannelDifference", params)
+        )
 
     async def get_dialogs(self, limit: int = 100, **offset: Any) -> m.Dialogs:
         """One page of dialogs, newest first (``offset_date``, ``offset_id``, ``offset_peer``
@@ -102,13 +104,13 @@ class Methods:
         raw = await self.call_raw("messages.getDialogs", {"limit": limit, **offset})
         return decode_result(raw, m.Dialogs)
 
-    async def get_history(
-        self, peer: int | Peer, limit: int = 50, offset_id: int = 0
-    ) -> m.History:
+    async def get_history(self, peer: int | Peer, limit: int = 50, offset_id: int = 0) -> m.History:
         params = {"peer": peer_json(peer), "limit": limit, "offset_id": offset_id}
         return decode_result(await self.call_raw("messages.getHistory", params), m.History)
 
-    async def create_channel(self, title: str, *, broadcast: bool, about: str = "") -> cm.ChatResult:
+    async def create_channel(
+        self, title: str, *, broadcast: bool, about: str = ""
+    ) -> cm.ChatResult:
         """A channel (``broadcast``) or a group; the creator's updateChannel follows."""
         params = {"title": title, "broadcast": broadcast, "about": about}
         return decode_result(await self.call_raw("channels.createChannel", params), cm.ChatResult)

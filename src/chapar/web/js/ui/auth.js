@@ -289,6 +289,14 @@ export class AuthScreen {
             this.client.checkPassword(flow.phone, flow.hash, input.value),
           );
         },
+        // For password managers: whose password this is.
+        h('input', {
+          type: 'text',
+          autocomplete: 'username',
+          value: flow.phone,
+          hidden: true,
+          readonly: true,
+        }),
         field,
         flow.hasRecovery &&
           h('button', {

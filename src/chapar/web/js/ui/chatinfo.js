@@ -69,11 +69,13 @@ export class ChatInfo {
     if (!chat) return;
     const rights = rightsIn(chat);
     this.card.replaceChildren(
-      chatAvatar(chat, 'lg'),
-      h('div', { class: 'profile-name', dir: 'auto', text: chat.title }),
-      h('div', { class: 'profile-phone', text: chatCount(chat) }),
-      chat.username && h('bdi', { class: 'profile-username', dir: 'ltr', text: `@${chat.username}` }),
-      chat.about && h('p', { class: 'chat-about', dir: 'auto', text: chat.about }),
+      ...[
+        chatAvatar(chat, 'lg'),
+        h('div', { class: 'profile-name', dir: 'auto', text: chat.title }),
+        h('div', { class: 'profile-phone', text: chatCount(chat) }),
+        chat.username && h('bdi', { class: 'profile-username', dir: 'ltr', text: `@${chat.username}` }),
+        chat.about && h('p', { class: 'chat-about', dir: 'auto', text: chat.about }),
+      ].filter(Boolean),
     );
     const adminKey = JSON.stringify([!!rights.change_info, chat.title, chat.username]);
     if (this.adminKey !== adminKey) {

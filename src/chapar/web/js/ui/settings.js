@@ -106,7 +106,7 @@ export class Settings {
       avatar(me, 'lg'),
       h('div', { class: 'profile-name', dir: 'auto', text: displayName(me) }),
       h('bdi', { class: 'profile-phone', dir: 'ltr', text: digits(me.phone ?? '') }),
-      me.username && h('bdi', { class: 'profile-username', dir: 'ltr', text: `@${me.username}` }),
+      me.username ? h('bdi', { class: 'profile-username', dir: 'ltr', text: `@${me.username}` }) : '',
     );
   }
 

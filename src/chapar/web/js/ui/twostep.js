@@ -11,6 +11,7 @@ export class TwoStep {
   constructor(client) {
     this.client = client;
     this.state = null; // account.getPassword's answer
+    this.notice = null; // what the last change did
     this.el = h('section', { class: 'settings-section two-step' });
     this.render();
     this.load();
@@ -54,10 +55,8 @@ export class TwoStep {
           status.className = 'form-status';
           status.textContent = '';
           try {
-            const done = await save();
+            this.notice = await save();
             this.render();
-            const again = this.el.querySelector(`.${cls} .form-status`);
-            if (again) again.textContent = done;
           } catch (err) {
             status.className = 'form-status error';
             status.textContent = err.message && !err.type ? err.message : errorText(err);
@@ -87,7 +86,16 @@ export class TwoStep {
     const repeat = this.password('new-password');
     const hint = h('input', { dir: 'auto', maxlength: 64, value: s.hint ?? '' });
     const email = h('input', { type: 'email', dir: 'ltr', autocomplete: 'email', maxlength: 254 });
+    // For password managers: whose password this is.
+    const account = h('input', {
+      type: 'text',
+      autocomplete: 'username',
+      value: this.client.me?.phone ?? '',
+      hidden: true,
+      readonly: true,
+    });
     const fields = [
+      account,
       s.has_password && this.field(t('currentPassword'), current),
       this.field(t('newPassword'), next),
       this.field(t('repeatPassword'), repeat),
@@ -111,6 +119,7 @@ export class TwoStep {
     const parts = [
       title,
       h('p', { class: 'field-hint two-step-state', text: s.has_password ? t('twoStepOn') : t('twoStepOff') }),
+      h('p', { class: 'form-status two-step-notice', role: 'status', text: this.notice ?? '' }),
       setForm,
     ];
     if (s.email_unconfirmed_pattern) {
@@ -132,7 +141,7 @@ export class TwoStep {
       parts.push(
         this.form(
           'remove-password',
-          [this.field(t('currentPassword'), currentForRemove)],
+          [account.cloneNode(), this.field(t('currentPassword'), currentForRemove)],
           t('removePassword'),
           async () => {
             this.state = await this.client.updatePassword({
