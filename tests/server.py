@@ -54,6 +54,8 @@ class ServerProcess:
             **os.environ,
             "CHAPAR_TEST_NUMBERS": "true",
             "CHAPAR_SQLITE_SYNCHRONOUS": "NORMAL",
+            # codes are in the console outbox by the time auth.sendCode answers
+            "CHAPAR_SMS_SEND_WAIT_MS": "10000",
             **self.extra_env,
         }
         log = self.log_path.open("ab")

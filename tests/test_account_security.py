@@ -385,7 +385,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def app(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Chapar]:
-    settings = Settings(data_dir=str(tmp_path), sqlite_synchronous="OFF", code_voice_calls=True)
+    settings = Settings(
+        data_dir=str(tmp_path),
+        sqlite_synchronous="OFF",
+        code_voice_calls=True,
+        sms_send_wait_ms=10_000,
+    )
     c = await build(settings, clock=clock, random=CountingRandom())
     yield c
     await close(c)

@@ -41,7 +41,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def app(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Chapar]:
-    settings = Settings(data_dir=str(tmp_path), test_numbers=True, sqlite_synchronous="OFF")
+    settings = Settings(
+        data_dir=str(tmp_path), test_numbers=True, sqlite_synchronous="OFF", sms_send_wait_ms=10_000
+    )
     c = await build(settings, clock=clock, random=FixedRandom())
     yield c
     await close(c)

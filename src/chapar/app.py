@@ -123,7 +123,7 @@ async def build(
     chat_messages = ChatMessagesService(deps, chats)
     limiter = make_limiter(settings)
     mail = ConsoleMail(settings.data_path / "mail-outbox.jsonl")
-    auth = AuthService(deps, LimitGuard(limiter, limits, blocked), mail)
+    auth = AuthService(deps, LimitGuard(limiter, limits, blocked), mail, sms_delivery)
     services = Services(
         auth=auth,
         account=AccountService(deps, auth, mail),

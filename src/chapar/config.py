@@ -28,6 +28,11 @@ ENV_PREFIX = "CHAPAR_"
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8080
+    # Load balancers in front of the nodes (comma-separated addresses or networks): for a
+    # request from one of them, the client's address (what per-address limits count) is
+    # read from X-Forwarded-For. Loopback by default, for nginx on the same machine
+    # (deploy/nginx.conf); empty trusts no one.
+    trusted_proxies: str = "127.0.0.0/8,::1"
     data_dir: str = "./data"
     # Empty: SQLite in data_dir. Or sqlite:///path, or postgresql://user@host:port/db
     # (add ?schema=name to use a schema other than public).
@@ -58,6 +63,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code_in_app: bool = True
     # Offer a voice call after the SMS (auth.resendCode); needs a provider that calls.
     code_voice_calls: bool = False
+    # auth.sendCode returns once the code is durably queued; with this > 0 it also waits
+    # up to this long for the first send attempt (development and tests read the console
+    # outbox right after the call). 0 in production: the API never waits for a provider.
+    sms_send_wait_ms: int = 0
     # Number ranges that never get codes, comma-separated E.164 prefixes ("+99988,+88213").
     blocked_phone_prefixes: str = ""
     # Abuse limits overriding their defaults (services/limits.py), "name=amount/period, ...",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import prometheus_client
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -37,8 +39,46 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-def client_ip(request: web.Request) -> str:
-    return request.remote or ""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(spec: str) -> tuple[Network, ...]:
+    """``"127.0.0.0/8, 10.0.0.5"`` -> networks; ValueError names a malformed entry."""
+    nets = []
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        try:
+            nets.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as e:
+            raise ValueError(f"trusted_proxies: {item!r} is not an address or network") from e
+    return tuple(nets)
+
+
+def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def client_ip(request: web.Request, proxies: tuple[Network, ...] = ()) -> str:
+    """The client's address. Behind a trusted balancer that is the last address in
+    X-Forwarded-For not itself a trusted proxy: each proxy appends the address it saw,
+    so everything left of the first untrusted hop could have been written by the
+    client and is ignored."""
+    peer = request.remote or ""
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
 
 
 class Routes:
@@ -57,6 +97,7 @@ class Routes:
         self.store = store
         self.bus = bus
         self.registry = registry
+        self.proxies = parse_networks(settings.trusted_proxies)
         self.openapi = build_openapi()
         self.docs = docs_html(self.openapi)
 
@@ -118,7 +159,7 @@ class Routes:
         except ChaparError as e:
             return error_response(e)
         status, answer = await self.dispatcher.call(
-            method, body, Call(auth=auth, ip=client_ip(request))
+            method, body, Call(auth=auth, ip=client_ip(request, self.proxies))
         )
         headers = {}
         if status == 429:  # a service's FloodWait: mirror retry_after in the HTTP header
@@ -144,7 +185,7 @@ class Routes:
             self.bus,
             self.auth,
             self.registry,
-            client_ip(request),
+            client_ip(request, self.proxies),
             self.s.max_frame_bytes,
             self.s.ws_send_queue,
             transport=request.transport,

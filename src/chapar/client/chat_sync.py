@@ -25,7 +25,6 @@ from chapar.client.core.errors import ClientError
 from chapar.client.core.updates import AnyUpdate, decode_channel_difference
 from chapar.client.methods import decode_result
 from chapar.protocol import methods as m
-from chapar.protocol.types import UpdateChannel
 
 log = logging.getLogger("chapar.client")
 
@@ -64,9 +63,6 @@ class ChatSync:
     # -- events from the connection ------------------------------------------------------
     def push(self, updates: Iterable[AnyUpdate]) -> None:
         self.handle(self.chats.push(updates))
-
-    def membership(self, update: UpdateChannel) -> None:
-        self.handle(self.chats.membership(update))
 
     def handle(self, step: ChatStep) -> None:
         if step.deliver:

@@ -88,10 +88,14 @@ class UserSync:
         """Membership changes re-point the chat cursors right behind their updateChannel,
         so the app hears of a join before the chat's posts."""
         for u in updates:
-            self._deliver([u])
             if isinstance(u, UpdateChannel):
-                self._chats.membership(u)
-            elif isinstance(u, UpdatesTooLong):  # pushes were lost: the chats' ones too
+                # The cursor moves first, so chat_pts agrees with what the app is shown.
+                step = self._chats.chats.membership(u)
+                self._deliver([u])
+                self._chats.handle(step)
+                continue
+            self._deliver([u])
+            if isinstance(u, UpdatesTooLong):  # pushes were lost: the chats' ones too
                 self._chats_due = True
 
     def _start(self, fetch: FetchDifference | None) -> asyncio.Task[None]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import enum
 import unicodedata
+from typing import Literal
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ from chapar.protocol.types import User
 from chapar.services import passwords
 from chapar.services.deps import SESSIONS_TOPIC, Deps
 from chapar.services.limits import LimitGuard, ip_key, number_range, subnet_key
+from chapar.services.sms_delivery import SmsDelivery
 
 log = structlog.get_logger(__name__)
 CODE_DIGITS = 6
@@ -131,8 +133,9 @@ def _cooldown(wait: int) -> FloodWait:
 
 
 class AuthService:
-    def __init__(self, deps: Deps, guard: LimitGuard, mailer: Mailer) -> None:
+    def __init__(self, deps: Deps, guard: LimitGuard, mailer: Mailer, sms: SmsDelivery) -> None:
         self.d = deps
+        self.sms = sms
         self.s = deps.settings
         self.guard = guard
         self.limits = guard.limits
@@ -162,7 +165,7 @@ class AuthService:
     def _next_type(self, type_: m.CodeType) -> m.CodeType | None:
         if type_ == "app":
             return "sms"
-        if type_ == "sms" and self.s.code_voice_calls:
+        if type_ == "sms" and self.s.code_voice_calls:  # a provider that calls is configured
             return "call"
         return None
 
@@ -181,13 +184,18 @@ class AuthService:
 
     # -- delivery -----------------------------------------------------------------------
     async def _deliver(self, phone: str, code: str, type_: m.CodeType) -> None:
-        """Hand an SMS or call code to the gateway: the one place to switch to the durable
-        outbox (services/sms_delivery.py: ``enqueue(phone, text, type_, code=code)``)."""
-        try:
-            await self.d.sms.send(phone, sms_text(code, type_))
-        except Exception as e:
-            log.error("sms_send_failed", error=str(e))
-            raise Unavailable("SMS_SEND_FAILED", "the code could not be sent; retry") from e
+        """Queue an SMS or call code in the durable outbox (services/sms_delivery.py): the
+        call returns once the code is safely stored; providers, failover and retries
+        happen in the background and survive a restart."""
+        kind: Literal["sms", "call"] = "call" if type_ == "call" else "sms"
+        await self.sms.enqueue(
+            phone,
+            sms_text(code, type_),
+            kind,
+            code=code,
+            ttl=self.s.code_ttl_seconds,
+            wait=self.s.sms_send_wait_ms / 1000,
+        )
 
     # -- codes --------------------------------------------------------------------------
     async def send_code(self, p: m.SendCode, ip: str = "") -> m.SentCode:

@@ -179,26 +179,38 @@ class SmsDelivery:
         )
         return PendingSms(row, (self.node, now + self.lease_ms) if direct else None)
 
-    def queued(self, pending: PendingSms) -> None:
-        """After the commit of a transaction that ran ``pending``: start sending it."""
+    def queued(self, pending: PendingSms) -> asyncio.Task[None] | None:
+        """After the commit of a transaction that ran ``pending``: start sending it.
+        Returns the task of its first attempt when this node sends it right away."""
         if not pending.row.id:
-            return  # the caller's transaction did not run it
+            return None  # the caller's transaction did not run it
         metrics.ENQUEUED.labels(pending.row.kind).inc()
         if pending.lease is not None and not self._stopping:
-            self._spawn(pending.row)
-        else:
-            self._wake.set()
+            return self._spawn(pending.row)
+        self._wake.set()
+        return None
 
     async def enqueue(
-        self, to: str, text: str, kind: Kind = "sms", *, code: str = "", ttl: float | None = None
+        self,
+        to: str,
+        text: str,
+        kind: Kind = "sms",
+        *,
+        code: str = "",
+        ttl: float | None = None,
+        wait: float = 0.0,
     ) -> int:
         """Queue a message and return its outbox id once that is durable; sending happens
         in the background. ``code`` is the bare code in ``text``, for providers that send
         codes through templates; ``ttl`` is how long it is worth sending (default
-        sms_delivery.ttl_seconds)."""
+        sms_delivery.ttl_seconds). ``wait`` > 0 also waits, at most that many seconds, for
+        this node's first attempt (never needed for delivery; it makes a development
+        setup's console outbox readable as soon as the call returns)."""
         pending = self.outbox_write(to, text, kind, code=code, ttl=ttl)
         mid = await self.store.write(pending)
-        self.queued(pending)
+        task = self.queued(pending)
+        if task is not None and wait > 0:
+            await asyncio.wait({task}, timeout=wait)
         return mid
 
     async def get(self, message_id: int) -> db.OutboxRow | None:
@@ -325,7 +337,7 @@ class SmsDelivery:
                 async with asyncio.timeout(self.options.poll_seconds):
                     await self._wake.wait()
 
-    def _spawn(self, m: db.OutboxRow) -> None:
+    def _spawn(self, m: db.OutboxRow) -> asyncio.Task[None]:
         task = asyncio.create_task(self._process(m), name=f"sms-{m.id}")
         self._inflight.add(task)
 
@@ -334,6 +346,7 @@ class SmsDelivery:
             self._wake.set()  # room for another message
 
         task.add_done_callback(done)
+        return task
 
     async def _purge(self) -> None:
         now, keep = self._now(), int(self.options.keep_days * 86_400_000)

@@ -31,7 +31,8 @@ export const STRINGS = {
     lastName: 'نام خانوادگی (اختیاری)',
     signUp: 'ساخت حساب',
     // errors
-    err_PHONE_NUMBER_INVALID: 'این شماره‌ی تلفن درست نیست. آن را با کد کشور بنویسید، مثل \u2066+۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹\u2069.',
+    err_PHONE_NUMBER_INVALID:
+      'این شماره‌ی تلفن درست نیست. آن را با کد کشور بنویسید، مثل \u2066+۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹\u2069.',
     err_PHONE_CODE_INVALID: 'کد نادرست است. دوباره امتحان کنید.',
     err_PHONE_CODE_EXPIRED: 'کد منقضی شده است. کد تازه بخواهید.',
     err_PHONE_CODE_HASH_INVALID: 'کد منقضی شده است. کد تازه بخواهید.',
@@ -99,7 +100,8 @@ export const STRINGS = {
     deleteForBoth: 'برای {name} هم حذف شود',
     deletedMessage: 'پیام حذف‌شده',
     // new chat
-    newChatHint: 'نام کاربری (مثل \u2066@ali\u2069) یا شماره‌ی تلفن کسی را که در چاپار است بنویسید.',
+    newChatHint:
+      'نام کاربری (مثل \u2066@ali\u2069) یا شماره‌ی تلفن کسی را که در چاپار است بنویسید.',
     usernameOrPhone: 'نام کاربری یا شماره‌ی تلفن',
     startChat: 'شروع گفتگو',
     // settings
@@ -120,7 +122,8 @@ export const STRINGS = {
     lastActive: 'آخرین فعالیت: {when}',
     unknownDevice: 'دستگاه ناشناس',
     logOut: 'خروج از حساب',
-    logOutConfirm: 'از حسابتان در این دستگاه خارج می‌شوید؟ پیام‌هایی که هنوز فرستاده نشده‌اند از دست می‌روند.',
+    logOutConfirm:
+      'از حسابتان در این دستگاه خارج می‌شوید؟ پیام‌هایی که هنوز فرستاده نشده‌اند از دست می‌روند.',
     close: 'بستن',
     // groups and channels
     group: 'گروه',
@@ -202,7 +205,8 @@ export const STRINGS = {
     searchGlobal: 'جستجوی سراسری',
     searchMessages: 'پیام‌ها',
     searching: 'در حال جستجو…',
-    newChatHintFull: 'نام کاربری (مثل \u2066@ali\u2069)، شماره‌ی تلفن، یا پیوند دعوت یک گروه یا کانال را بنویسید.',
+    newChatHintFull:
+      'نام کاربری (مثل \u2066@ali\u2069)، شماره‌ی تلفن، یا پیوند دعوت یک گروه یا کانال را بنویسید.',
     err_CHAT_WRITE_FORBIDDEN: 'در این گفتگو نمی‌توانید بنویسید.',
     err_CHANNEL_PRIVATE: 'این گفتگو خصوصی است یا شما از آن بیرون شده‌اید.',
     err_CHANNEL_INVALID: 'این گروه یا کانال وجود ندارد.',
@@ -234,7 +238,8 @@ export const STRINGS = {
     recoveryTitle: 'کد بازیابی',
     recoveryHint: 'کدی به {email} فرستادیم. با آن وارد شوید؛ گذرواژه برداشته می‌شود.',
     twoStep: 'تأیید دومرحله‌ای',
-    twoStepOff: 'خاموش. گذرواژه‌ای که اینجا بگذارید هنگام ورود در دستگاه تازه، پس از کد، پرسیده می‌شود.',
+    twoStepOff:
+      'خاموش. گذرواژه‌ای که اینجا بگذارید هنگام ورود در دستگاه تازه، پس از کد، پرسیده می‌شود.',
     twoStepOn: 'روشن. هنگام ورود در دستگاه تازه، پس از کد، گذرواژه پرسیده می‌شود.',
     currentPassword: 'گذرواژه‌ی کنونی',
     newPassword: 'گذرواژه‌ی تازه',
@@ -285,7 +290,8 @@ export const STRINGS = {
     firstName: 'First name',
     lastName: 'Last name (optional)',
     signUp: 'Create account',
-    err_PHONE_NUMBER_INVALID: 'This phone number is not valid. Write it with the country code, like +98 912 345 6789.',
+    err_PHONE_NUMBER_INVALID:
+      'This phone number is not valid. Write it with the country code, like +98 912 345 6789.',
     err_PHONE_CODE_INVALID: 'The code is wrong. Please try again.',
     err_PHONE_CODE_EXPIRED: 'The code has expired. Ask for a new one.',
     err_PHONE_CODE_HASH_INVALID: 'The code has expired. Ask for a new one.',
@@ -454,7 +460,8 @@ export const STRINGS = {
     searchGlobal: 'Global search',
     searchMessages: 'Messages',
     searching: 'Searching…',
-    newChatHintFull: 'Enter a username (like @ali), a phone number, or the invite link of a group or channel.',
+    newChatHintFull:
+      'Enter a username (like @ali), a phone number, or the invite link of a group or channel.',
     err_CHAT_WRITE_FORBIDDEN: 'You cannot write in this chat.',
     err_CHANNEL_PRIVATE: 'This chat is private, or you were removed from it.',
     err_CHANNEL_INVALID: 'This group or channel does not exist.',
@@ -485,7 +492,8 @@ export const STRINGS = {
     recoveryTitle: 'Recovery code',
     recoveryHint: 'We emailed a code to {email}. Signing in with it removes the password.',
     twoStep: 'Two-step verification',
-    twoStepOff: 'Off. A password set here is asked for, after the code, when you sign in on a new device.',
+    twoStepOff:
+      'Off. A password set here is asked for, after the code, when you sign in on a new device.',
     twoStepOn: 'On. Signing in on a new device asks for the password after the code.',
     currentPassword: 'Current password',
     newPassword: 'New password',

@@ -7,7 +7,12 @@ import { ChannelSequencer } from './sync.js';
 
 const DIALOGS_PAGE = 100;
 const CHAT_REFRESH_MS = 500;
-const MEMBERSHIP_ACTIONS = new Set(['chat_add_user', 'chat_join', 'chat_leave', 'chat_delete_user']);
+const MEMBERSHIP_ACTIONS = new Set([
+  'chat_add_user',
+  'chat_join',
+  'chat_leave',
+  'chat_delete_user',
+]);
 const VIEWS_BATCH = 100;
 // What "promote" grants: Telegram's default admin, without the right to add admins.
 const GROUP_ADMIN = {
@@ -45,7 +50,8 @@ export const chatMethods = {
       const known = this.chats.get(c.id);
       const merged = known ? { ...known, ...c } : { ...c };
       // Fields a Chat omits when empty (omit_defaults) are cleared, not kept.
-      for (const k of ['username', 'admin_rights', 'pinned_msg_id']) if (!(k in c)) delete merged[k];
+      for (const k of ['username', 'admin_rights', 'pinned_msg_id'])
+        if (!(k in c)) delete merged[k];
       this.chats.set(c.id, merged);
     }
   },
@@ -105,7 +111,8 @@ export const chatMethods = {
   /** A chat dialog this client did not know (joined on another device while away). */
   adoptDialog(d, messages) {
     const key = peerKeyOf(d.peer);
-    for (const m of messages) if (peerKeyOf(m.peer) === key) this.addMessage(this.normalize(m), false);
+    for (const m of messages)
+      if (peerKeyOf(m.peer) === key) this.addMessage(this.normalize(m), false);
     this.dialogs.set(key, { ...d });
     this.chanSeq(d.peer.chat_id).start(d.pts ?? 0);
   },

@@ -255,7 +255,11 @@ export class AuthScreen {
     } catch (e) {
       if (e.type === 'SESSION_PASSWORD_NEEDED') {
         const pw = await this.client.passwordHint(flow.phone, flow.hash);
-        Object.assign(flow, { step: 'password', hint: pw.hint ?? '', hasRecovery: !!pw.has_recovery });
+        Object.assign(flow, {
+          step: 'password',
+          hint: pw.hint ?? '',
+          hasRecovery: !!pw.has_recovery,
+        });
         return;
       }
       if (e.type !== 'PHONE_NUMBER_UNOCCUPIED') throw e;
@@ -273,7 +277,13 @@ export class AuthScreen {
     });
     const field = this.field('password', t('passwordLabel'), input);
     if (flow.hint) {
-      field.append(h('p', { class: 'field-hint', dir: 'auto', text: t('passwordHintShown', { hint: flow.hint }) }));
+      field.append(
+        h('p', {
+          class: 'field-hint',
+          dir: 'auto',
+          text: t('passwordHintShown', { hint: flow.hint }),
+        }),
+      );
     }
     card.append(
       h('h1', { text: t('passwordTitle') }),

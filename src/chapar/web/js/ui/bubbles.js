@@ -115,7 +115,13 @@ export class Bubbles {
     for (const it of items) {
       if (it.kind === 'upload') {
         const up = it.up;
-        it.sig = JSON.stringify([up.state, Math.round(up.progress * 100), up.error, it.first, it.last]);
+        it.sig = JSON.stringify([
+          up.state,
+          Math.round(up.progress * 100),
+          up.error,
+          it.first,
+          it.last,
+        ]);
       }
       if (it.kind !== 'msg') continue;
       const m = it.m;
@@ -153,7 +159,12 @@ export class Bubbles {
     const m = this.client.replied(this.key, id);
     if (m === 'deleted') return { id, name: '', text: t('deletedMessage') };
     if (!m) return { id, name: '', text: '…' };
-    const name = this.key[0] === 'c' ? senderName(this.client, m) : m.out ? t('you') : chatTitle(this.client, this.key);
+    const name =
+      this.key[0] === 'c'
+        ? senderName(this.client, m)
+        : m.out
+          ? t('you')
+          : chatTitle(this.client, this.key);
     return { id, name, text: previewText(this.client, this.key, m) };
   }
 
@@ -200,7 +211,9 @@ export class Bubbles {
     const children = [];
     if (withAvatar && it.last) {
       const user = this.client.user(it.from);
-      children.push(h('span', { class: 'msg-avatar' }, avatar(user ?? { id: it.from, first_name: '?' }, 'xs')));
+      children.push(
+        h('span', { class: 'msg-avatar' }, avatar(user ?? { id: it.from, first_name: '?' }, 'xs')),
+      );
     }
     children.push(this.bubble(it));
     if (it.state === 'failed') {
@@ -259,7 +272,12 @@ export class Bubbles {
       it.sender &&
         h('span', { class: `sender name-c${it.from % 8}`, dir: 'auto', text: it.sender }),
       it.fwd &&
-        h('span', { class: 'fwd', dir: 'auto' }, icon('forward'), t('forwardedFrom', { name: it.fwd })),
+        h(
+          'span',
+          { class: 'fwd', dir: 'auto' },
+          icon('forward'),
+          t('forwardedFrom', { name: it.fwd }),
+        ),
       q &&
         h(
           'button',
@@ -277,7 +295,13 @@ export class Bubbles {
       // The text and its time share one box whose direction follows the text (dir=auto),
       // so the time sits at the end of the text's last line in either script.
       parts.push(
-        h('div', { class: 'text', dir: 'auto' }, h('span', { class: 'body', text: it.text }), ghost, this.meta(it)),
+        h(
+          'div',
+          { class: 'text', dir: 'auto' },
+          h('span', { class: 'body', text: it.text }),
+          ghost,
+          this.meta(it),
+        ),
       );
     }
     if (it.reactions?.length) parts.push(this.reactionRow(it));
@@ -311,14 +335,25 @@ export class Bubbles {
 
   uploadChildren(it) {
     const up = it.up;
-    const kids = [h('div', { class: `bubble upload-bubble${up.kind === 'photo' ? ' media-only' : ''}` }, uploadView(up))];
+    const kids = [
+      h(
+        'div',
+        { class: `bubble upload-bubble${up.kind === 'photo' ? ' media-only' : ''}` },
+        uploadView(up),
+      ),
+    ];
     if (up.state === 'failed') {
       kids.push(
         h(
           'div',
           { class: 'failed-actions' },
           h('span', { text: `${t('failed')}: ${errorText({ type: up.error })}` }),
-          h('button', { type: 'button', class: 'text-btn', text: t('retry'), onclick: () => up.run() }),
+          h('button', {
+            type: 'button',
+            class: 'text-btn',
+            text: t('retry'),
+            onclick: () => up.run(),
+          }),
           h('button', {
             type: 'button',
             class: 'text-btn danger',
@@ -339,4 +374,3 @@ function compactNum(n) {
     maximumFractionDigits: 1,
   }).format(n);
 }
-

@@ -73,7 +73,8 @@ export class ChatInfo {
         chatAvatar(chat, 'lg'),
         h('div', { class: 'profile-name', dir: 'auto', text: chat.title }),
         h('div', { class: 'profile-phone', text: chatCount(chat) }),
-        chat.username && h('bdi', { class: 'profile-username', dir: 'ltr', text: `@${chat.username}` }),
+        chat.username &&
+          h('bdi', { class: 'profile-username', dir: 'ltr', text: `@${chat.username}` }),
         chat.about && h('p', { class: 'chat-about', dir: 'auto', text: chat.about }),
       ].filter(Boolean),
     );
@@ -168,7 +169,12 @@ export class ChatInfo {
   linkSection() {
     const body = [];
     if (this.link) {
-      const input = h('input', { readonly: true, dir: 'ltr', value: this.link, class: 'invite-link' });
+      const input = h('input', {
+        readonly: true,
+        dir: 'ltr',
+        value: this.link,
+        class: 'invite-link',
+      });
       body.push(
         this.field(t('inviteLink'), input),
         h('button', {
@@ -206,7 +212,12 @@ export class ChatInfo {
         ),
       );
     }
-    return h('section', { class: 'settings-section invite' }, h('h3', {}, icon('link'), t('inviteLink')), body);
+    return h(
+      'section',
+      { class: 'settings-section invite' },
+      h('h3', {}, icon('link'), t('inviteLink')),
+      body,
+    );
   }
 
   async loadMembers() {
@@ -272,23 +283,29 @@ export class ChatInfo {
                 'span',
                 { class: 'member-text' },
                 h('span', { class: 'member-name', dir: 'auto', text: name }),
-                user.username && h('bdi', { class: 'member-sub', dir: 'ltr', text: `@${user.username}` }),
+                user.username &&
+                  h('bdi', { class: 'member-sub', dir: 'ltr', text: `@${user.username}` }),
               ),
               (p.role === 'creator' || p.role === 'admin') &&
                 h('span', { class: 'role', text: p.rank || t(`role_${p.role}`) }),
             ),
           );
           if (actions.length) {
-            const btn = iconButton('menu', t('memberActions', { name }), () => {
-              const r = btn.getBoundingClientRect();
-              openMenu({
-                x: r.left,
-                y: r.bottom,
-                label: t('memberActions', { name }),
-                items: actions,
-                restore: btn,
-              });
-            }, { cls: 'member-actions' });
+            const btn = iconButton(
+              'menu',
+              t('memberActions', { name }),
+              () => {
+                const r = btn.getBoundingClientRect();
+                openMenu({
+                  x: r.left,
+                  y: r.bottom,
+                  label: t('memberActions', { name }),
+                  items: actions,
+                  restore: btn,
+                });
+              },
+              { cls: 'member-actions' },
+            );
             row.append(btn);
           }
           return row;

@@ -90,7 +90,9 @@ export class ChatList {
       let sender = '';
       let state = null;
       if (r.pending) {
-        preview = r.pending.upload ? mediaLabel({ type: r.pending.upload.kind, name: r.pending.upload.file.name }) : r.pending.text;
+        preview = r.pending.upload
+          ? mediaLabel({ type: r.pending.upload.kind, name: r.pending.upload.file.name })
+          : r.pending.text;
         state = r.pending.failed || r.pending.upload?.state === 'failed' ? 'failed' : 'pending';
         if (chat?.type === 'group') sender = t('you');
       } else if (r.top) {
@@ -174,7 +176,8 @@ export class ChatList {
     const c = this.client;
     const peers = this.peerResults(rows);
     const sections = [];
-    if (r.pending) sections.push(h('p', { class: 'search-status', role: 'status', text: t('searching') }));
+    if (r.pending)
+      sections.push(h('p', { class: 'search-status', role: 'status', text: t('searching') }));
     if (peers.length) {
       sections.push(
         h(
@@ -208,7 +211,11 @@ export class ChatList {
                       kindMark(p.chat),
                       h('span', { class: 'chat-name', dir: 'auto', text: title }),
                     ),
-                    h('span', { class: 'chat-bottom' }, h('bdi', { class: 'chat-preview', dir: 'ltr', text: sub ? `@${sub}` : '' })),
+                    h(
+                      'span',
+                      { class: 'chat-bottom' },
+                      h('bdi', { class: 'chat-preview', dir: 'ltr', text: sub ? `@${sub}` : '' }),
+                    ),
                   ),
                 ),
               );
@@ -249,7 +256,15 @@ export class ChatList {
                       h('span', { class: 'chat-name', dir: 'auto', text: chatTitle(c, key) }),
                       h('span', { class: 'chat-time', text: shortDate(m.date) }),
                     ),
-                    h('span', { class: 'chat-bottom' }, h('span', { class: 'chat-preview', dir: 'auto', text: previewText(c, key, m) })),
+                    h(
+                      'span',
+                      { class: 'chat-bottom' },
+                      h('span', {
+                        class: 'chat-preview',
+                        dir: 'auto',
+                        text: previewText(c, key, m),
+                      }),
+                    ),
                   ),
                 ),
               );

@@ -320,8 +320,9 @@ export class Conversation {
           h('span', { class: 'bar-quote', dir: 'auto', text }),
         ),
       ),
-      rightsIn(chat).pin_messages &&
-        iconButton('close', t('unpin'), () => this.pin(id, true), { cls: 'unpin-btn' }),
+      rightsIn(chat).pin_messages
+        ? iconButton('close', t('unpin'), () => this.pin(id, true), { cls: 'unpin-btn' })
+        : '',
     );
   }
 
@@ -456,7 +457,8 @@ export class Conversation {
         const current = c.myReactions.get(`${this.key}:${id}`) ?? '';
         reactions = { emojis: REACTIONS, current, onPick: (emoji) => this.react(id, emoji) };
       }
-      if (canPost) items.push({ label: t('reply'), icon: 'reply', action: () => this.startReply(id) });
+      if (canPost)
+        items.push({ label: t('reply'), icon: 'reply', action: () => this.startReply(id) });
       items.push({ label: t('forward'), icon: 'forward', action: () => this.forward(id) });
       if (m.text) {
         items.push({
@@ -473,7 +475,8 @@ export class Conversation {
           action: () => this.pin(id, pinned),
         });
       }
-      if (m.out && canPost) items.push({ label: t('edit'), icon: 'edit', action: () => this.startEdit(id) });
+      if (m.out && canPost)
+        items.push({ label: t('edit'), icon: 'edit', action: () => this.startEdit(id) });
       if (!chat || m.out || rights.delete_messages) {
         items.push({
           label: t('delete'),
@@ -515,8 +518,16 @@ export class Conversation {
     const options = c
       .chatList()
       .filter((r) => c.canPost(r.key))
-      .map((r) => ({ key: r.key, label: chatTitle(c, r.key), avatar: chatAvatarOf(c, r.key, 'sm') }));
-    const target = await pickDialog({ title: t('forwardTo'), options, filterLabel: t('searchChats') });
+      .map((r) => ({
+        key: r.key,
+        label: chatTitle(c, r.key),
+        avatar: chatAvatarOf(c, r.key, 'sm'),
+      }));
+    const target = await pickDialog({
+      title: t('forwardTo'),
+      options,
+      filterLabel: t('searchChats'),
+    });
     if (!target) return;
     try {
       await c.forward(this.key, [id], target);
@@ -598,7 +609,12 @@ export class Conversation {
       this.bar.replaceChildren();
       return;
     }
-    const who = this.key[0] === 'c' ? senderName(this.client, m) : m.out ? t('you') : chatTitle(this.client, this.key);
+    const who =
+      this.key[0] === 'c'
+        ? senderName(this.client, m)
+        : m.out
+          ? t('you')
+          : chatTitle(this.client, this.key);
     const label = kind === 'reply' ? t('replyTo', { name: who }) : t('editing');
     this.bar.hidden = false;
     this.bar.className = `composer-bar ${kind}`;

@@ -51,21 +51,28 @@ function oneLine(text) {
     .trim();
 }
 
+/** Text of either direction inside a sentence: isolated, so a Persian name in an English
+ * sentence (or the reverse) keeps its place. */
+export function isolate(text) {
+  return `\u2068${text}\u2069`;
+}
+
 /** The centred note of a service message ("Sara added Reza"). */
 export function serviceText(client, key, m) {
   const a = m.action;
-  const actor = userName(client, m.from_id);
-  const users = list((a.users ?? []).map((id) => userName(client, id)));
+  const actor = isolate(userName(client, m.from_id));
+  const users = list((a.users ?? []).map((id) => isolate(userName(client, id))));
   if (a.type === 'chat_create') {
     const kind = client.chat(key)?.type === 'channel' ? 'channel' : 'group';
-    return t(`svc_chat_create_${kind}`, { actor, title: a.title ?? '' });
+    return t(`svc_chat_create_${kind}`, { actor, title: isolate(a.title ?? '') });
   }
   if (a.type === 'pin_message') {
     const pinned = a.msg_id ? client.replied(key, a.msg_id) : null;
     const text = pinned && pinned !== 'deleted' ? oneLine(previewText(client, key, pinned)) : '…';
-    return t('svc_pin_message', { actor, text: text.length > 40 ? `${text.slice(0, 40)}…` : text });
+    const short = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+    return t('svc_pin_message', { actor, text: isolate(short) });
   }
-  return t(`svc_${a.type}`, { actor, users, title: a.title ?? '' });
+  return t(`svc_${a.type}`, { actor, users, title: isolate(a.title ?? '') });
 }
 
 /** What a photo or file looks like in one line. */

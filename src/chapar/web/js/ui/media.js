@@ -1,10 +1,9 @@
 // Photos and files in messages: the photo (its 320 px thumbnail, by a signed URL) that opens
 // full size on click, files as download chips, and uploads on their way with progress.
 
-import { percent, fileSize, t } from '../i18n.js';
+import { errorText, fileSize, percent, t } from '../i18n.js';
 import { h, icon, iconButton } from './dom.js';
 import { toast } from './menu.js';
-import { errorText } from '../i18n.js';
 
 const PHOTO_BOX = 320;
 
@@ -104,7 +103,9 @@ export function uploadView(up) {
     value: Math.round(up.progress * 100),
     'aria-label': t('uploading', { percent: percent(up.progress) }),
   });
-  const cancel = iconButton('close', t('cancelUpload'), () => up.cancel(), { cls: 'upload-cancel' });
+  const cancel = iconButton('close', t('cancelUpload'), () => up.cancel(), {
+    cls: 'upload-cancel',
+  });
   let body;
   if (up.kind === 'photo' && up.preview) {
     const [w, hh] = fit(0, 0);
@@ -114,7 +115,13 @@ export function uploadView(up) {
       img.parentElement?.style.setProperty('--w', `${fw}px`);
       img.parentElement?.style.setProperty('--h', `${fh}px`);
     });
-    body = h('div', { class: 'photo uploading', style: `--w: ${w}px; --h: ${hh}px` }, img, !failed && progress, cancel);
+    body = h(
+      'div',
+      { class: 'photo uploading', style: `--w: ${w}px; --h: ${hh}px` },
+      img,
+      !failed && progress,
+      cancel,
+    );
   } else {
     body = h(
       'div',
@@ -124,7 +131,10 @@ export function uploadView(up) {
         'span',
         { class: 'doc-text' },
         h('span', { class: 'doc-name', dir: 'auto', text: up.file.name || t('file') }),
-        h('span', { class: 'doc-size', text: `${fileSize(up.file.size * up.progress)} / ${fileSize(up.file.size)}` }),
+        h('span', {
+          class: 'doc-size',
+          text: `${fileSize(up.file.size * up.progress)} / ${fileSize(up.file.size)}`,
+        }),
         !failed && progress,
       ),
     );
@@ -138,7 +148,15 @@ export function openViewer(client, key, m) {
   const big = media.thumbs?.find((x) => x.type === 'x') ? 'x' : null;
   const img = h('img', { class: 'viewer-img', alt: m.text || t('photo') });
   load(client, key, m.id, big, img);
-  const download = h('a', { class: 'icon-btn viewer-download', 'aria-label': t('download', { name: media.name || t('photo') }), download: media.name || 'photo' }, icon('download'));
+  const download = h(
+    'a',
+    {
+      class: 'icon-btn viewer-download',
+      'aria-label': t('download', { name: media.name || t('photo') }),
+      download: media.name || 'photo',
+    },
+    icon('download'),
+  );
   client.mediaUrls.get(client.peerOf(key), m.id).then(
     (url) => {
       download.href = url;
@@ -148,7 +166,12 @@ export function openViewer(client, key, m) {
   const dialog = h(
     'dialog',
     { class: 'viewer', 'aria-label': t('photo') },
-    h('div', { class: 'viewer-bar' }, download, iconButton('close', t('close'), () => dialog.close())),
+    h(
+      'div',
+      { class: 'viewer-bar' },
+      download,
+      iconButton('close', t('close'), () => dialog.close()),
+    ),
     h('div', { class: 'viewer-body' }, img),
     m.text && h('p', { class: 'viewer-caption', dir: 'auto', text: m.text }),
   );

@@ -83,7 +83,12 @@ export class NewGroup {
             'div',
             { class: 'add-row' },
             this.who,
-            h('button', { type: 'button', class: 'text-btn', text: t('add'), onclick: () => this.addPerson() }),
+            h('button', {
+              type: 'button',
+              class: 'text-btn',
+              text: t('add'),
+              onclick: () => this.addPerson(),
+            }),
           ),
           h('p', { class: 'field-hint', text: t('addMembersHint') }),
           this.chips,
@@ -96,7 +101,12 @@ export class NewGroup {
         'header',
         { class: 'panel-head' },
         iconButton('back', t('close'), onClose, { flip: true }),
-        h('h2', { id: `${id}-title` }, icon(broadcast ? 'megaphone' : 'people'), broadcast ? t('newChannel') : t('newGroup')),
+        h(
+          'h2',
+          { id: `${id}-title` },
+          icon(broadcast ? 'megaphone' : 'people'),
+          broadcast ? t('newChannel') : t('newGroup'),
+        ),
       ),
       form,
     );

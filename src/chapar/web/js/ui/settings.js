@@ -44,10 +44,7 @@ export class Settings {
 
   async load() {
     try {
-      const [about, sessions] = await Promise.all([
-        this.client.about(),
-        this.client.sessions(),
-      ]);
+      const [about, sessions] = await Promise.all([this.client.about(), this.client.sessions()]);
       this.about = about;
       this.sessions = sessions;
       this.render();
@@ -106,7 +103,9 @@ export class Settings {
       avatar(me, 'lg'),
       h('div', { class: 'profile-name', dir: 'auto', text: displayName(me) }),
       h('bdi', { class: 'profile-phone', dir: 'ltr', text: digits(me.phone ?? '') }),
-      me.username ? h('bdi', { class: 'profile-username', dir: 'ltr', text: `@${me.username}` }) : '',
+      me.username
+        ? h('bdi', { class: 'profile-username', dir: 'ltr', text: `@${me.username}` })
+        : '',
     );
   }
 
@@ -127,17 +126,21 @@ export class Settings {
       spellcheck: 'false',
       value: me.username ?? '',
     });
-    const profile = this.form('profile', [
-      this.field(t('firstName'), first),
-      this.field(t('lastName'), last),
-      this.field(t('bio'), bio),
-    ], async () => {
-      const fields = { first_name: first.value.trim(), last_name: last.value.trim() };
-      if (!fields.first_name) throw { type: 'FIRSTNAME_INVALID' };
-      if (this.about !== null) fields.about = bio.value.trim();
-      await this.client.updateProfile(fields);
-      if (fields.about !== undefined) this.about = fields.about;
-    });
+    const profile = this.form(
+      'profile',
+      [
+        this.field(t('firstName'), first),
+        this.field(t('lastName'), last),
+        this.field(t('bio'), bio),
+      ],
+      async () => {
+        const fields = { first_name: first.value.trim(), last_name: last.value.trim() };
+        if (!fields.first_name) throw { type: 'FIRSTNAME_INVALID' };
+        if (this.about !== null) fields.about = bio.value.trim();
+        await this.client.updateProfile(fields);
+        if (fields.about !== undefined) this.about = fields.about;
+      },
+    );
     const usernameForm = this.form(
       'username',
       [this.field(t('username'), username, t('usernameHint'))],

@@ -18,10 +18,9 @@ export function applyTheme() {
   const pref = getThemePref();
   const theme = pref === 'system' ? (dark.matches ? 'dark' : 'light') : pref;
   document.documentElement.dataset.theme = theme;
-  document.querySelector('meta[name="theme-color"]')?.setAttribute(
-    'content',
-    theme === 'dark' ? '#17212b' : '#ffffff',
-  );
+  document
+    .querySelector('meta[name="theme-color"]')
+    ?.setAttribute('content', theme === 'dark' ? '#17212b' : '#ffffff');
 }
 
 dark.addEventListener('change', applyTheme);

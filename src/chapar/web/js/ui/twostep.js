@@ -118,7 +118,10 @@ export class TwoStep {
     );
     const parts = [
       title,
-      h('p', { class: 'field-hint two-step-state', text: s.has_password ? t('twoStepOn') : t('twoStepOff') }),
+      h('p', {
+        class: 'field-hint two-step-state',
+        text: s.has_password ? t('twoStepOn') : t('twoStepOff'),
+      }),
       h('p', { class: 'form-status two-step-notice', role: 'status', text: this.notice ?? '' }),
       setForm,
     ];
