@@ -122,7 +122,11 @@ class Deployment:
     label: str
     base_url: str  # HTTP base for sign-ups
     ws_base: str  # ws://.../api/ws
-    pids: list[int]
+    parts: dict[str, list[int]]  # "nodes", "postgres", "redis", "nginx" -> their processes
+
+    @property
+    def pids(self) -> list[int]:
+        return [p for pids in self.parts.values() for p in pids]
 
 
 class Backends:
@@ -141,10 +145,10 @@ class Backends:
         self.redis.destroy()
         self.pg.destroy()
 
-    def pids(self) -> list[int]:
+    def parts(self) -> dict[str, list[int]]:
         pg = self.pg.postmaster_pid()
         redis = self.redis.proc.pid if self.redis.proc is not None else None
-        return [p for p in (pg, redis) if p is not None]
+        return {"postgres": [pg] if pg else [], "redis": [redis] if redis else []}
 
     def node_env(self) -> dict[str, str]:
         schema = f"b_{uuid.uuid4().hex[:10]}"
@@ -176,14 +180,15 @@ def deploy(
             node, port = _node(workdir, f"sqlite-{rnd}", {})
             node.start(f"http://{LOCALHOST}:{port}/healthz")
             children.append(node)
-            base, pids = f"http://{LOCALHOST}:{port}", [node.pid]
+            base, parts = f"http://{LOCALHOST}:{port}", {"nodes": [node.pid]}
         elif backends is None:
             raise ValueError(f"{target} needs PostgreSQL and Redis")
         elif target == "pg":
             node, port = _node(workdir, f"pg-{rnd}", backends.node_env())
             node.start(f"http://{LOCALHOST}:{port}/healthz")
             children.append(node)
-            base, pids = f"http://{LOCALHOST}:{port}", [node.pid, *backends.pids()]
+            base = f"http://{LOCALHOST}:{port}"
+            parts = {"nodes": [node.pid], **backends.parts()}
         else:
             env = backends.node_env()
             ports = []
@@ -196,9 +201,10 @@ def deploy(
             nginx.start()
             assert nginx.proc is not None
             base = nginx.url
-            pids = [c.pid for c in children] + [nginx.proc.pid, *backends.pids()]
+            parts = {"nodes": [c.pid for c in children], **backends.parts()}
+            parts["nginx"] = [nginx.proc.pid]
         label = target if target != "cluster" else f"cluster x{args.nodes}"
-        yield Deployment(label, base, base.replace("http://", "ws://") + "/api/ws", pids)
+        yield Deployment(label, base, base.replace("http://", "ws://") + "/api/ws", parts)
     finally:
         if nginx is not None:
             nginx.stop()
@@ -207,9 +213,27 @@ def deploy(
 
 
 # -- one measured phase -------------------------------------------------------------------
-def run_phase(d: Deployment, pairs: list[Pair], args: argparse.Namespace, rnd: int) -> PhaseResult:
+@dataclass
+class Measured:
+    """One deployment's phase, and the CPU seconds each part of it used in the window."""
+
+    result: PhaseResult
+    parts_cpu_s: dict[str, float]
+    window_s: float
+
+    def us_per_msg(self, part: str) -> float | None:
+        cpu = self.parts_cpu_s.get(part)
+        msgs = self.result.acked_per_s * self.window_s
+        return None if cpu is None or msgs <= 0 else 1e6 * cpu / msgs
+
+
+def _parts_cpu(d: Deployment) -> dict[str, float]:
+    return {part: tree_cpu_seconds(pids) for part, pids in d.parts.items()}
+
+
+def run_phase(d: Deployment, pairs: list[Pair], args: argparse.Namespace, rnd: int) -> Measured:
     """bench/pairs.py's phase, with the server's CPU summed over every process tree of the
-    deployment instead of one process."""
+    deployment (nodes, PostgreSQL, Redis, nginx) instead of one process."""
     ctx = mp.get_context("spawn")
     links: list[tuple[mp.process.BaseProcess, Connection]] = []
     try:
@@ -225,9 +249,9 @@ def run_phase(d: Deployment, pairs: list[Pair], args: argparse.Namespace, rnd: i
         for _, parent in links:
             parent.send(tl)
         time.sleep(max(0.0, (tl.measure_from_ns - time.monotonic_ns()) / 1e9))
-        server0, machine0 = tree_cpu_seconds(d.pids), machine_busy_seconds()
+        parts0, machine0, t0 = _parts_cpu(d), machine_busy_seconds(), time.monotonic()
         time.sleep(max(0.0, (tl.measure_to_ns - time.monotonic_ns()) / 1e9))
-        server1, machine1 = tree_cpu_seconds(d.pids), machine_busy_seconds()
+        parts1, machine1, t1 = _parts_cpu(d), machine_busy_seconds(), time.monotonic()
         total_s = (tl.drain_until_ns - time.monotonic_ns()) / 1e9 + 30
         results = [_expect_result(parent, total_s) for _, parent in links]
     finally:
@@ -237,13 +261,15 @@ def run_phase(d: Deployment, pairs: list[Pair], args: argparse.Namespace, rnd: i
                 worker.terminate()
             parent.close()
     machine = None if machine0 is None or machine1 is None else machine1 - machine0
+    used = {part: parts1[part] - parts0[part] for part in parts0}
     spec = PhaseSpec(rnd, "chapar", d.label, pairs, d.pids[0], "max", 0.0)
-    return aggregate(spec, args, results, CpuSample(server1 - server0, machine))
+    result = aggregate(spec, args, results, CpuSample(sum(used.values()), machine))
+    return Measured(result, used, t1 - t0)
 
 
 def bench_target(
     target: str, args: argparse.Namespace, workdir: Path, backends: Backends | None, rnd: int
-) -> PhaseResult:
+) -> Measured:
     with deploy(target, args, workdir, backends, rnd) as d:
         users = asyncio.run(sign_up_all(d.base_url, 2 * args.pairs))
         ws = d.ws_base + "?token="
@@ -255,72 +281,82 @@ def bench_target(
             busy = wait_until_quiet(args.wait_quiet, QUIET_OTHER_PCT)
             if busy is not None and busy > QUIET_OTHER_PCT:
                 print(f"  the machine is still {busy:.0f}% busy; measuring anyway", file=sys.stderr)
-        r = run_phase(d, pairs, args, rnd)
+        m = run_phase(d, pairs, args, rnd)
+        r = m.result
         print(
             f"  round {rnd + 1}  {d.label:<12} {r.acked_per_s:10,.0f} msgs/s"
             f"  p99 {fmt_num(r.latency.p99_ms, 1)} ms  errors {r.errors}",
             file=sys.stderr,
             flush=True,
         )
-        return r
+        return m
 
 
 # -- output -------------------------------------------------------------------------------
-def add_ratios(results: list[PhaseResult]) -> None:
+PARTS = ("nodes", "postgres", "redis", "nginx")
+
+
+def add_ratios(ms: list[Measured]) -> None:
     """Throughput as a fraction of the SQLite node's in the same round (kept in the
     ratio_to_relay field of bench/pairs.py's result)."""
-    base = {r.round: r.acked_per_s for r in results if r.target == "sqlite"}
-    for r in results:
-        if base.get(r.round):
-            r.ratio_to_relay = r.acked_per_s / base[r.round]
+    base = {m.result.round: m.result.acked_per_s for m in ms if m.result.target == "sqlite"}
+    for m in ms:
+        if base.get(m.result.round):
+            m.result.ratio_to_relay = m.result.acked_per_s / base[m.result.round]
 
 
-def table(results: list[PhaseResult]) -> str:
+def table(ms: list[Measured]) -> str:
     header = ["target", "round", "pairs", "acked/s", "delivered/s", "p50 ms", "p99 ms"]
-    header += ["errors", "undelivered", "srv CPU%", "srv us/msg", "gen CPU%", "other CPU%"]
-    header += ["x sqlite"]
-    rows = [
-        [
-            r.target,
-            str(r.round + 1),
-            str(r.pairs),
-            fmt_num(r.acked_per_s),
-            fmt_num(r.delivered_per_s),
-            fmt_num(r.latency.p50_ms, 1),
-            fmt_num(r.latency.p99_ms, 1),
-            str(r.errors),
-            str(r.undelivered),
-            fmt_num(r.server_cpu_pct),
-            fmt_num(r.server_us_per_msg),
-            fmt_num(r.loadgen_cpu_pct),
-            fmt_num(r.other_cpu_pct),
-            fmt_num(r.ratio_to_relay, 2),
-        ]
-        for r in results
-    ]
+    header += ["errors", "undeliv.", "srv CPU%", "srv us/msg"]
+    header += [f"{p} us/msg" for p in PARTS] + ["gen CPU%", "other CPU%", "x sqlite"]
+    rows = []
+    for m in ms:
+        r = m.result
+        rows.append(
+            [
+                r.target,
+                str(r.round + 1),
+                str(r.pairs),
+                fmt_num(r.acked_per_s),
+                fmt_num(r.delivered_per_s),
+                fmt_num(r.latency.p50_ms, 1),
+                fmt_num(r.latency.p99_ms, 1),
+                str(r.errors),
+                str(r.undelivered),
+                fmt_num(r.server_cpu_pct),
+                fmt_num(r.server_us_per_msg),
+                *(fmt_num(m.us_per_msg(p)) for p in PARTS),
+                fmt_num(r.loadgen_cpu_pct),
+                fmt_num(r.other_cpu_pct),
+                fmt_num(r.ratio_to_relay, 2),
+            ]
+        )
     return render_table(header, rows)
 
 
-def medians(results: list[PhaseResult]) -> str:
+def _median(xs: list[float | None]) -> float | None:
+    known = [x for x in xs if x is not None]
+    return statistics.median(known) if known else None
+
+
+def medians(ms: list[Measured]) -> str:
     """Per target over the rounds: the median throughput and the median of the per-round
     ratios (each ratio comes from one round, so it is measured under one load)."""
-    header = ["target", "rounds", "acked/s", "p99 ms", "srv us/msg", "x sqlite"]
+    header = ["target", "rounds", "acked/s", "p99 ms", "srv us/msg"]
+    header += [f"{p} us/msg" for p in PARTS] + ["x sqlite"]
     rows = []
-    for target in dict.fromkeys(r.target for r in results):
-        rs = [r for r in results if r.target == target]
-
-        def med(xs: list[float | None]) -> float | None:
-            known = [x for x in xs if x is not None]
-            return statistics.median(known) if known else None
-
+    for target in dict.fromkeys(m.result.target for m in ms):
+        group = [m for m in ms if m.result.target == target]
+        rs = [m.result for m in group]
         rows.append(
             [
                 target,
                 str(len(rs)),
-                fmt_num(med([r.acked_per_s for r in rs])),
-                fmt_num(med([r.latency.p99_ms for r in rs]), 1),
-                fmt_num(med([r.server_us_per_msg for r in rs])),
-                fmt_num(med([r.ratio_to_relay for r in rs]), 2),
+                fmt_num(_median([r.acked_per_s for r in rs])),
+                fmt_num(_median([r.latency.p99_ms for r in rs]), 1),
+                fmt_num(_median([r.server_us_per_msg for r in rs])),
+                *(fmt_num(_median([m.us_per_msg(p) for m in group])) for p in PARTS),
+                fmt_num(_median([r.ratio_to_relay for r in rs]), 2),
             ]
         )
     return render_table(header, rows)
@@ -329,26 +365,35 @@ def medians(results: list[PhaseResult]) -> str:
 LEGEND = """\
 acked/s: sends answered ok (committed) per second of the window; delivered/s: pushes received
 by the peers; p50/p99: send -> received at the peer. srv CPU%: every server-side process
-(nodes, nginx, PostgreSQL, Redis), 100 = one core of {nproc}; srv us/msg: that CPU per
-acknowledged message; gen: the load generator; other: the rest of the machine (high = a
-disturbed run). x sqlite: acked/s divided by the SQLite node's in the same round."""
+(nodes, PostgreSQL, Redis, nginx), 100 = one core of {nproc}; srv us/msg: that CPU per
+acknowledged message, then split by part; gen: the load generator; other: the rest of the
+machine (high = a disturbed run). x sqlite: acked/s divided by the SQLite node's in the same
+round. Server CPU per message is the steadier figure on a shared machine: other jobs take
+turns on the cores rather than adding work to each message."""
 
 
-def report(results: list[PhaseResult], info: dict[str, Any], args: argparse.Namespace) -> None:
+def report(ms: list[Measured], info: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"\n{info['date']}  nproc={info['nproc']}  python {info['python']}  {info['cpu']}"
         f"  git {info['git']}\n{args.duration:g} s windows after {args.warmup:g} s warm-up, "
         f"{args.pairs} pairs, window {args.window}, {args.workers} load-generator process(es)\n"
     )
-    print(table(results))
+    print(table(ms))
     if args.repeat > 1:
-        print("\nmedians\n" + medians(results))
+        print("\nmedians\n" + medians(ms))
     print("\n" + LEGEND.format(nproc=info["nproc"]))
-    for r in results:
-        if r.first_error:
-            print(f"{r.target}: first error: {r.first_error}")
+    for m in ms:
+        if m.result.first_error:
+            print(f"{m.result.target}: first error: {m.result.first_error}")
     if args.json:
-        rows = [{**asdict(r), "server_us_per_msg": r.server_us_per_msg} for r in results]
+        rows = [
+            {
+                **asdict(m.result),
+                "server_us_per_msg": m.result.server_us_per_msg,
+                "parts_us_per_msg": {p: m.us_per_msg(p) for p in PARTS},
+            }
+            for m in ms
+        ]
         doc = {"machine": info, "args": vars(args), "results": rows}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"\nwrote {args.json}")
@@ -391,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="chapar-bench-cluster-", dir=args.data_dir))
     workdir.chmod(0o755)
     backends = Backends() if set(args.targets) - {"sqlite"} else None
-    results: list[PhaseResult] = []
+    results: list[Measured] = []
     try:
         if backends is not None:
             backends.start()

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing as mp
 import random
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -356,6 +356,7 @@ async def run_worker(plan: Plan, conn: Connection) -> WorkerResult:
 
 def worker_main(plan: Plan, conn: Connection) -> None:
     """Entry point of a worker process; any failure goes back to the parent as text."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     result: WorkerResult | str
     try:
         result = _run_loop(run_worker(plan, conn))
@@ -812,8 +813,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM, and SIGINT even when started in the background (where it is inherited as
+    # ignored), unwind through the finally blocks that stop the servers and workers.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     info = machine_info()
     workdir = Path(tempfile.mkdtemp(prefix="chapar-bench-", dir=args.data_dir))
     results: list[PhaseResult] = []
@@ -831,5 +840,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; servers and workers stopped", file=sys.stderr)
+        sys.exit(130)

@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -293,6 +293,9 @@ class Nginx:
             raise RuntimeError("nginx not found: apt-get install nginx-light")
         self.binary = binary
         self.port = free_port()
+        # Not under pytest's private (0700) directory: the workers, as nobody, write
+        # request and response bodies that do not fit in memory to temp dirs in here.
+        self._own_dir = workdir is None
         self.dir = workdir or Path(tempfile.mkdtemp(prefix="chapar-nginx-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)
@@ -352,6 +355,11 @@ class Nginx:
                 self.proc.wait()
             self.proc = None
 
+    def destroy(self) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
 
 # -- the nodes ----------------------------------------------------------------------------
 def node_env(database_url: str, redis_url: str, **settings: str) -> dict[str, str]:
@@ -394,15 +402,3 @@ def node_metrics(node: ServerProcess) -> str:
     with urllib.request.urlopen(node.url + "/metrics", timeout=5) as r:
         body: bytes = r.read()
     return body.decode()
-
-
-@contextlib.contextmanager
-def cleanup_on_error(*items: PrivatePostgres | PrivateRedis | Nginx) -> Iterator[None]:
-    """Tear down what was started if the rest of the set-up fails."""
-    try:
-        yield
-    except BaseException:
-        for item in reversed(items):
-            with contextlib.suppress(Exception):
-                item.stop() if isinstance(item, Nginx) else item.destroy()
-        raise

@@ -36,7 +36,7 @@ async def test_search_finds_persian_variants_only_where_the_user_may_read(
     any_server: ServerProcess, http: aiohttp.ClientSession
 ) -> None:
     api = Api(http, any_server.url)
-    ta, a = await api.sign_up("Sara")
+    ta, _a = await api.sign_up("Sara")
     tb, b = await api.sign_up("Omid")
     tc, _ = await api.sign_up("Outsider")
 
@@ -79,7 +79,7 @@ async def test_people_and_public_chats_by_name(
     any_server: ServerProcess, http: aiohttp.ClientSession
 ) -> None:
     api = Api(http, any_server.url)
-    ta, a = await api.sign_up("Searcher")
+    ta, _a = await api.sign_up("Searcher")
     tb, b = await api.sign_up("علي")
     uname = f"ali{b['id']}"
     await api.ok("account.updateUsername", {"username": uname}, tb)
@@ -116,7 +116,7 @@ async def test_private_search_follows_each_sides_copy(
     any_server: ServerProcess, http: aiohttp.ClientSession
 ) -> None:
     api = Api(http, any_server.url)
-    ta, a = await api.sign_up("A")
+    ta, _a = await api.sign_up("A")
     tb, b = await api.sign_up("B")
     tc, c = await api.sign_up("C")
     body = {"peer": {"user_id": b["id"]}, "text": "پرتقال شیرین", "random_id": next(_rid)}

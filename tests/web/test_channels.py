@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.server import ServerProcess
 from tests.web.conftest import Browsing, api, sign_up
-from tests.web.ui import Shots, bubble, msg, post_api, send
+from tests.web.ui import Shots, bubble, iso, msg, post_api, send
 
 
 def test_channel_subscriber_sees_posts_live_and_cannot_post(
@@ -18,21 +18,30 @@ def test_channel_subscriber_sees_posts_live_and_cannot_post(
 ) -> None:
     owner = sign_up(server.url, "خبرگزاری", "چاپار")
     reader = sign_up(server.url, "نیلوفر", "رحیمی")
-    chat = api(
-        server.url,
-        "channels.createChannel",
-        {"title": "اخبار چاپار", "about": "تازه‌ترین خبرها", "broadcast": True},
-        owner.token,
-    )["chat"]
-    channel = {"chat_id": chat["id"]}
-    name = f"chapar_news_{chat['id']}"
-    api(server.url, "channels.updateUsername", {"channel": channel, "username": name}, owner.token)
-    api(server.url, "channels.toggleSignatures", {"channel": channel, "enabled": True}, owner.token)
-    post_api(server.url, owner, chat["id"], "نسخه‌ی تازه‌ی چاپار منتشر شد 🎉")
-    key = f"c{chat['id']}"
-
     o = browsing.page(server.url, lang="fa", account=owner)
     n = browsing.page(server.url, lang="fa", account=reader)
+
+    # The owner creates the channel from the pencil button, then makes it public and signs
+    # its posts from its info panel.
+    o.locator(".fab").click()
+    o.get_by_role("button", name="کانال تازه").click()
+    o.get_by_label("نام کانال").fill("اخبار چاپار")
+    o.get_by_label("توضیحات (اختیاری)").fill("تازه‌ترین خبرها")
+    o.get_by_role("button", name="ساختن").click()
+    expect(o.locator(".chat-title")).to_have_text("اخبار چاپار")
+    m = re.search(r"#(c(\d+))$", o.url)
+    assert m is not None
+    key, name = m.group(1), f"chapar_news_{m.group(2)}"
+    expect(o.locator(".composer-input")).to_be_visible()
+    o.get_by_role("button", name="باز کردن اطلاعات گفتگو").click()
+    edit = o.locator(".chat-info .chat-edit")
+    edit.get_by_label("نام عمومی").fill(name)
+    edit.get_by_label("امضای پست‌ها با نام نویسنده").check()
+    edit.get_by_role("button", name="ذخیره").click()
+    expect(edit.locator(".form-status")).to_have_text("ذخیره شد")
+    expect(o.locator(".chat-info .profile-username")).to_have_text(f"@{name}")
+    o.keyboard.press("Escape")
+    send(o, "نسخه‌ی تازه‌ی چاپار منتشر شد 🎉")
 
     # The reader finds the channel by its public name: a preview with a Join button.
     n.locator(".fab").click()
@@ -48,9 +57,9 @@ def test_channel_subscriber_sees_posts_live_and_cannot_post(
     expect(n.locator(".composer-input")).to_be_hidden()
     expect(n.locator(".chat-subtitle")).to_have_text("۲ مشترک")
     expect(n.locator(f'.chat-row[data-chat="{key}"]')).to_be_visible()
+    channel = {"chat_id": int(key[1:])}
 
-    # The owner posts from the screen: it arrives live, signed, with its views counted.
-    o.locator(f'.chat-row[data-chat="{key}"]').click()
+    # The owner posts again: it arrives live, signed, with its views counted.
     send(o, "جلسه‌ی معرفی امروز ساعت ۱۷ برگزار می‌شود.")
     post = bubble(n, "جلسه‌ی معرفی امروز ساعت ۱۷ برگزار می‌شود.")
     expect(post).to_be_visible()
@@ -108,7 +117,7 @@ def test_join_by_invite_link(server: ServerProcess, browsing: Browsing) -> None:
     expect(a.locator(".chat-title")).to_have_text("Hiking club")
     expect(a).to_have_url(re.compile(rf"/#{key}$"))
     expect(msg(a, "Saturday: Darband at 7")).to_be_visible()
-    expect(a.locator(".service", has_text="Ali joined by invite link")).to_have_count(1)
+    expect(a.locator(".service", has_text=f"{iso('Ali')} joined by invite link")).to_have_count(1)
     send(a, "Count me in")
 
     # The whole link pasted into the new-chat panel does the same.

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.server import ServerProcess
 from tests.web.conftest import Browsing, api, sign_up
-from tests.web.ui import bubble, open_key, post_api, send_api
+from tests.web.ui import bubble, iso, open_key, post_api, send_api
 
 
 def test_reactions_pins_forwarding_and_search(server: ServerProcess, browsing: Browsing) -> None:
@@ -103,4 +103,4 @@ def test_reactions_pins_forwarding_and_search(server: ServerProcess, browsing: B
     result.click()
     expect(a.locator(".chat-title")).to_have_text("Book lovers")
     expect(a.get_by_role("button", name="Join channel")).to_be_visible()
-    expect(a.locator(".service")).to_have_text("Channel «Book lovers» created")
+    expect(a.locator(".service")).to_have_text(f"Channel «{iso('Book lovers')}» created")

@@ -19,6 +19,12 @@ _random_ids = itertools.count(7_000_000)
 STATUS = ".meta:not(.ghost) .status"
 
 
+def iso(text: str) -> str:
+    """Text isolated inside a sentence of the other direction (U+2068 ... U+2069), as the
+    client writes names and titles into its notes."""
+    return f"\u2068{text}\u2069"
+
+
 def random_id() -> int:
     return next(_random_ids)
 

@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 TOO_LONG_FRAME = encode_push([UpdatesTooLong()])
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_REVOKED = 4401
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": the store is away for the moment
 MAX_IN_FLIGHT = 64
 # Seconds a close frame may take to reach the client before the connection is cut.
 CLOSE_TIMEOUT = 5.0
@@ -154,11 +155,23 @@ class WsSession:
         except (ConnectionError, RuntimeError):
             return  # the peer went away; the reader loop notices too
 
-    async def run(self) -> None:
+    async def run(self, auth: AuthContext | None = None) -> None:
+        """Serve the socket until it closes; ``auth``: bind to that user first."""
         self.registry.add(self)
         metrics.WS_CONNECTIONS.inc()
         writer = asyncio.get_running_loop().create_task(self._writer())
         try:
+            if auth is not None:
+                try:
+                    await self.bind(auth)
+                except ChaparError as e:
+                    # The store went away after the token check (a cached token needs no
+                    # store; the user's chats do). Send the client away to come back,
+                    # rather than serve it without its chats' pushes; the finally below
+                    # undoes whatever binding was done.
+                    log.warning("ws_bind_failed", error=e.type)
+                    await self._close(CLOSE_TRY_AGAIN, "the service is busy: reconnect soon")
+                    return
             async for msg in self.ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     await self._in_flight.acquire()

@@ -13,7 +13,6 @@ when the socket drops and started again by the catch-up after the reconnect.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -78,18 +77,18 @@ class ChatSync:
             return
         self._catch_up_task = asyncio.get_running_loop().create_task(self._catch_up())
 
-    async def stop(self) -> None:
-        """The socket is gone: end the catch-up and every fetch (no answer will come)."""
+    def halt(self) -> list[asyncio.Task[None]]:
+        """The socket is gone: cancel the catch-up and every fetch (no answer will come).
+        Cancelling is synchronous, so no task takes another step; the caller awaits the
+        returned tasks."""
         tasks = [t for t in (self._catch_up_task, *self._fetches.values()) if t is not None]
         self._catch_up_task = None
         self._fetches.clear()
         self._again = False
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
         self.chats.connection_lost()
+        return tasks
 
     # -- tasks ----------------------------------------------------------------------------
     async def _catch_up(self) -> None:

@@ -57,8 +57,19 @@ log = logging.getLogger("chapar.client")
 
 # Close codes after which reconnecting cannot help (see chapar.api.ws).
 FATAL_CLOSE_CODES = frozenset({4401})
+# Close codes by which the server asks for a pause (1013: try again later, e.g. a node whose
+# store is away for the moment): the next connect backs off as after a failed one, or every
+# client would be back at once, and again, while the cause lasts.
+BACK_OFF_CLOSE_CODES = frozenset({1013})
 # Seconds a re-fetch waits on the server when a push ran ahead of the readable log.
 GAP_LONG_POLL = 1.0
+
+
+async def _finish(tasks: list[asyncio.Task[Any]]) -> None:
+    """Await cancelled tasks; what they raise was already handled or does not matter now."""
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await t
 
 
 class Client(Methods):
@@ -166,11 +177,7 @@ class Client(Methods):
         tasks = [t for t in (self._runner, *self._chores) if t is not None]
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        await self._user.stop()
-        await self._chats.stop()
+        await _finish([*tasks, *self._user.halt(), *self._chats.halt()])
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()
@@ -278,13 +285,13 @@ class Client(Methods):
                 log.debug("connect failed: %r", e)
                 failures += 1
             else:
-                failures = 0
                 self.connections += 1
                 await self._serve(ws)
                 if ws.close_code in FATAL_CLOSE_CODES:
                     code = ws.close_code
                     self._shut_down(ClientError(401, "SESSION_REVOKED", f"closed with {code}"))
                     return
+                failures = failures + 1 if ws.close_code in BACK_OFF_CLOSE_CODES else 0
             await asyncio.sleep(self._backoff.delay(failures))
 
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse[Literal[False]]) -> None:
@@ -304,11 +311,10 @@ class Client(Methods):
             self.last_close_code = ws.close_code
             for id_, err in self._rpc.connection_lost():
                 self._resolve(id_, err)
+            # Cancel every task of this connection before awaiting any, so that none
+            # takes a step (and starts another) in between.
             poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await poller
-            await self._user.stop()
-            await self._chats.stop()
+            await _finish([poller, *self._user.halt(), *self._chats.halt()])
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await ws.close()
@@ -357,6 +363,8 @@ class Client(Methods):
     # -- catching up (user_sync.py, chat_sync.py) ------------------------------------
     def _sync_failed(self, e: Exception) -> None:
         """A catch-up call failed: reconnect (and so retry), or stop if that cannot help."""
+        if self._closed:
+            return
         if isinstance(e, ClientError):
             # 401: signed out. PERSISTENT_TIMESTAMP_INVALID: our pts is ahead of the log, so
             # the server lost data or this is another account; guessing would hide that.

@@ -9,7 +9,6 @@ has to be read against a caught-up user log (core/chats.py says why).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 
 from chapar.client.chat_sync import ChatSync
@@ -64,12 +63,13 @@ class UserSync:
         if step.fetch is not None and self._task is None:
             self._start(step.fetch)
 
-    async def stop(self) -> None:
+    def halt(self) -> list[asyncio.Task[None]]:
+        """Cancel the sync in progress (the caller awaits the returned task)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if task is None:
+            return []
+        task.cancel()
+        return [task]
 
     async def reach(self, pts: int) -> None:
         """Deliver the log up to ``pts`` (a dialog listing's snapshot), fetching the

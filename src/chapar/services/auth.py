@@ -24,9 +24,9 @@ from __future__ import annotations
 import datetime
 import enum
 import unicodedata
-from typing import Literal
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 
@@ -35,7 +35,7 @@ from chapar.db import log as log_db
 from chapar.db import users as users_db
 from chapar.domain import phone as phones
 from chapar.domain import text
-from chapar.errors import BadRequest, FloodWait, Unauthorized, Unavailable
+from chapar.errors import BadRequest, FloodWait, Unauthorized
 from chapar.ports.mail import Mailer
 from chapar.ports.store import Tx
 from chapar.protocol import methods as m

@@ -116,7 +116,7 @@ class MessagesService:
         self.chat = chat
 
     async def send(self, ctx: AuthContext, p: m.SendMessage) -> m.SentMessage:
-        if p.peer.chat_id is not None:
+        if p.peer.chat_id is not None and p.peer.user_id is None:
             return await self.chat.send(ctx, p.peer.chat_id, p)
         me, peer = ctx.user_id, peer_user_id(p.peer)
         body = texts.message_text(p.text, self.d.settings.max_message_length)

@@ -342,6 +342,16 @@ export const chatMethods = {
     this.emit('chat', key);
   },
 
+  /** Channels: sign posts with their author's name, or not. */
+  async toggleSignatures(key, enabled) {
+    const res = await this.conn.call('channels.toggleSignatures', {
+      channel: this.peerOf(key),
+      enabled,
+    });
+    this.addChats([res.chat]);
+    this.emit('chat', key);
+  },
+
   // -- reactions, pins, views, forwarding -----------------------------------------------
   /** Set this user's reaction to a message ('' takes it back). */
   async react(key, id, emoji) {

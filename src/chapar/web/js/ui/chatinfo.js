@@ -78,7 +78,8 @@ export class ChatInfo {
         chat.about && h('p', { class: 'chat-about', dir: 'auto', text: chat.about }),
       ].filter(Boolean),
     );
-    const adminKey = JSON.stringify([!!rights.change_info, chat.title, chat.username]);
+    // Built once while the rights stay: a redraw must not drop what the admin is typing.
+    const adminKey = JSON.stringify([!!rights.change_info]);
     if (this.adminKey !== adminKey) {
       this.adminKey = adminKey;
       this.adminHost.replaceChildren(rights.change_info ? this.adminForm(chat) : '');
@@ -133,6 +134,9 @@ export class ChatInfo {
       spellcheck: 'false',
       value: chat.username ?? '',
     });
+    const signId = `ci${++seq}`;
+    const sign = h('input', { type: 'checkbox', id: signId });
+    sign.checked = !!chat.signatures;
     const status = h('p', { class: 'form-status', role: 'status' });
     const button = h('button', { type: 'submit', class: 'primary small', text: t('save') });
     return h(
@@ -151,6 +155,9 @@ export class ChatInfo {
             const newName = username.value.trim().replace(/^@/, '');
             if (newTitle && newTitle !== this.chat.title) await c.editChatTitle(this.key, newTitle);
             if (newName !== (this.chat.username ?? '')) await c.setChatUsername(this.key, newName);
+            if (this.chat.type === 'channel' && sign.checked !== !!this.chat.signatures) {
+              await c.toggleSignatures(this.key, sign.checked);
+            }
             status.textContent = t('saved');
           } catch (err) {
             status.className = 'form-status error';
@@ -162,6 +169,8 @@ export class ChatInfo {
       },
       this.field(t('chatTitleLabel'), title),
       this.field(t('publicName'), username, t('chatUsernameHint')),
+      chat.type === 'channel' &&
+        h('label', { class: 'check', for: signId }, sign, t('signMessages')),
       h('div', { class: 'form-foot' }, status, button),
     );
   }
@@ -297,7 +306,7 @@ export class ChatInfo {
               () => {
                 const r = btn.getBoundingClientRect();
                 openMenu({
-                  x: r.left,
+                  x: document.documentElement.dir === 'rtl' ? r.right : r.left,
                   y: r.bottom,
                   label: t('memberActions', { name }),
                   items: actions,

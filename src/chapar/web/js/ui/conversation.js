@@ -65,32 +65,26 @@ export class Conversation {
     this.title = h('h2', { class: 'chat-title', dir: 'auto' });
     this.subtitle = h('p', { class: 'chat-subtitle' });
     this.headAvatar = h('span', { class: 'head-avatar' });
-    const headMain =
-      this.key[0] === 'c'
-        ? h(
-            'button',
-            {
-              type: 'button',
-              class: 'chat-head-main',
-              'aria-label': t('openInfo'),
-              onclick: () => this.toggleInfo(),
-            },
-            this.headAvatar,
-            h('span', { class: 'chat-head-text' }, this.title, this.subtitle),
-          )
-        : h(
-            'div',
-            { class: 'chat-head-main' },
-            this.headAvatar,
-            h('div', { class: 'chat-head-text' }, this.title, this.subtitle),
-          );
+    // A click on the title opens a group's info, as in Telegram; the ⓘ button is the same
+    // for the keyboard and screen readers (a heading cannot sit inside a button).
+    const headMain = h(
+      'div',
+      {
+        class: `chat-head-main${this.key[0] === 'c' ? ' clickable' : ''}`,
+        onclick: () => {
+          if (this.key[0] === 'c') this.toggleInfo();
+        },
+      },
+      this.headAvatar,
+      h('div', { class: 'chat-head-text' }, this.title, this.subtitle),
+    );
     const head = h(
       'header',
       { class: 'chat-head' },
       iconButton('back', t('back'), onBack, { flip: true, cls: 'back-btn' }),
       headMain,
       this.key[0] === 'c' &&
-        iconButton('info', t('chatInfo'), () => this.toggleInfo(), { cls: 'info-btn' }),
+        iconButton('info', t('openInfo'), () => this.toggleInfo(), { cls: 'info-btn' }),
     );
     this.pinnedBar = h('div', { class: 'pinned-bar', hidden: true });
     this.inner = h('div', { class: 'messages-inner' });
@@ -235,9 +229,11 @@ export class Conversation {
 
     const log = this.log;
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 120;
-    const prevHeight = log.scrollHeight;
     const prevTop = log.scrollTop;
-    const firstBefore = this.inner.firstElementChild;
+    // The first message shown stays where it is when older ones are added above it (a
+    // date separator cannot anchor: the same one may move up with the older messages).
+    const anchor = this.inner.querySelector('[data-id], [data-rid], [data-upload]');
+    const anchorTop = anchor?.offsetTop ?? 0;
     const state = c.messagesOf(this.key);
     const b = this.bubbles;
     reconcile(this.inner, b.items(state), {
@@ -253,8 +249,8 @@ export class Conversation {
     if (this.firstRender || this.forceBottom || atBottom) {
       log.scrollTop = log.scrollHeight;
       this.forceBottom = false;
-    } else if (firstBefore?.isConnected && this.inner.firstElementChild !== firstBefore) {
-      log.scrollTop = prevTop + (log.scrollHeight - prevHeight);
+    } else if (anchor?.isConnected && anchor.offsetTop !== anchorTop) {
+      log.scrollTop = prevTop + (anchor.offsetTop - anchorTop);
     }
     if (state.loaded) this.firstRender = false;
     this.onScroll();
@@ -425,7 +421,8 @@ export class Conversation {
       (e.key === 'Enter' || e.key === 'ContextMenu' || (e.shiftKey && e.key === 'F10'))
     ) {
       const r = current.querySelector('.bubble').getBoundingClientRect();
-      this.showMenu(current, r.left + 16, r.bottom - 8);
+      const rtl = document.documentElement.dir === 'rtl';
+      this.showMenu(current, rtl ? r.right - 16 : r.left + 16, r.bottom - 8);
     } else if (e.key === 'Escape') {
       if (!this.composer.hidden) this.input.focus();
     } else return;
@@ -457,9 +454,20 @@ export class Conversation {
         const current = c.myReactions.get(`${this.key}:${id}`) ?? '';
         reactions = { emojis: REACTIONS, current, onPick: (emoji) => this.react(id, emoji) };
       }
-      if (canPost)
-        items.push({ label: t('reply'), icon: 'reply', action: () => this.startReply(id) });
-      items.push({ label: t('forward'), icon: 'forward', action: () => this.forward(id) });
+      if (canPost) {
+        items.push({
+          label: t('reply'),
+          icon: 'reply',
+          flip: true,
+          action: () => this.startReply(id),
+        });
+      }
+      items.push({
+        label: t('forward'),
+        icon: 'forward',
+        flip: true,
+        action: () => this.forward(id),
+      });
       if (m.text) {
         items.push({
           label: t('copy'),

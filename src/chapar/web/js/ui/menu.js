@@ -55,7 +55,7 @@ export function openMenu({ x, y, label, items, restore, reactions = null }) {
         tabindex: '-1',
         onclick: run(it.action),
       },
-      icon(it.icon),
+      icon(it.icon, { flip: !!it.flip }),
       it.label,
     ),
   );
@@ -81,7 +81,9 @@ export function openMenu({ x, y, label, items, restore, reactions = null }) {
   });
   document.body.append(el);
   const r = el.getBoundingClientRect();
-  el.style.left = `${Math.max(8, Math.min(x, innerWidth - r.width - 8))}px`;
+  // Opens towards the reading direction's end from the point: leftwards in Persian.
+  const from = document.documentElement.dir === 'rtl' ? x - r.width : x;
+  el.style.left = `${Math.max(8, Math.min(from, innerWidth - r.width - 8))}px`;
   el.style.top = `${Math.max(8, Math.min(y, innerHeight - r.height - 8))}px`;
   openMenuEl = { el, restore };
   document.addEventListener('pointerdown', onOutside, true);
