@@ -4,6 +4,8 @@ deciding which event loop to run."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import datetime as dt
 import os
 import platform
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,136 @@ def fmt_num(x: float | None, digits: int = 0) -> str:
     if x is None:
         return "-"
     return f"{x:,.{digits}f}"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (other jobs on a shared machine), or "-"."""
+    try:
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        return "-"
+
+
+# -- a minimal WebSocket client for load generators -------------------------------------------
+TextHandler = Callable[[bytes, int], None]  # (payload, time.monotonic_ns() at arrival)
+_ZERO_MASK = b"\0\0\0\0"  # masking with zeros leaves the payload as is: no per-byte XOR
+
+
+class RawWebSocket(asyncio.Protocol):
+    """The client side of RFC 6455, reduced to what a load generator needs: unfragmented
+    text frames in both directions, pings answered, no extensions.
+
+    Why not aiohttp's client: with thousands of sockets in one process each frame there
+    costs a task wake-up and a message object; here it is one callback, so the generator
+    stays small next to the server on a 2-core machine and its own delay does not pass
+    for the server's.
+    """
+
+    def __init__(self, on_text: TextHandler) -> None:
+        self.on_text = on_text
+        self.transport: asyncio.Transport | None = None
+        loop = asyncio.get_running_loop()
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.close_code: int | None = None
+        self._buf = b""
+        self._upgraded = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic_ns()
+        buf = self._buf + data if self._buf else data
+        if not self._upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self._buf = buf
+                return
+            status = buf[: buf.find(b"\r\n")]
+            if not status.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
+                self.abort()
+                return
+            self._upgraded = True
+            self.opened.set_result(None)
+            buf = buf[end + 4 :]
+        i, n = 0, len(buf)
+        while n - i >= 2:
+            op, size, head = buf[i] & 0x0F, buf[i + 1] & 0x7F, 2
+            if size == 126:
+                if n - i < 4:
+                    break
+                size, head = int.from_bytes(buf[i + 2 : i + 4], "big"), 4
+            elif size == 127:
+                if n - i < 10:
+                    break
+                size, head = int.from_bytes(buf[i + 2 : i + 10], "big"), 10
+            if n - i < head + size:
+                break
+            payload = buf[i + head : i + head + size]
+            i += head + size
+            if op in (0x1, 0x2):
+                self.on_text(payload, now)
+            elif op == 0x9:  # ping
+                self._write(0xA, payload)
+            elif op == 0x8:  # close: answer it and let the server end the connection
+                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 0
+                self._write(0x8, payload[:2])
+        self._buf = buf[i:]
+
+    def send_text(self, payload: bytes) -> None:
+        self._write(0x1, payload)
+
+    def _write(self, op: int, payload: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        n = len(payload)
+        if n < 126:
+            head = bytes((0x80 | op, 0x80 | n))
+        elif n < 65536:
+            head = bytes((0x80 | op, 0x80 | 126)) + n.to_bytes(2, "big")
+        else:
+            head = bytes((0x80 | op, 0x80 | 127)) + n.to_bytes(8, "big")
+        self.transport.write(head + _ZERO_MASK + payload)
+
+    def close(self) -> None:
+        """A normal close (1000) and the end of the connection."""
+        self._write(0x8, (1000).to_bytes(2, "big"))
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+async def open_websocket(
+    host: str, port: int, path: str, on_text: TextHandler, source: str | None = None
+) -> RawWebSocket:
+    """A RawWebSocket to ws://host:port/path, from the address ``source`` if given (one
+    address has about 28,000 ephemeral ports toward one server port)."""
+    loop = asyncio.get_running_loop()
+    local = (source, 0) if source else None
+    _, proto = await loop.create_connection(
+        lambda: RawWebSocket(on_text), host, port, local_addr=local
+    )
+    key = base64.b64encode(os.urandom(16)).decode()
+    assert proto.transport is not None
+    proto.transport.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    try:
+        await proto.opened
+    except BaseException:
+        proto.abort()
+        raise
+    return proto

@@ -470,7 +470,10 @@ async def test_oversized_websocket_frame(
             await ws.send_str("x" * (2 * 1024 * 1024))
             msg = await ws.receive(timeout=10)
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
-            assert ws.close_code == 1009
+            # 1009 as a rule; 1006 when the server's close met the rest of our 2 MiB still
+            # arriving: its kernel then resets the connection (unread data), and the reset
+            # can overtake the close frame on our side. Either way the frame was refused.
+            assert ws.close_code in (1009, 1006), ws.close_code
 
     await healthy.alongside(bad())
     async with http.ws_connect(server.ws_url + f"?token={me.token}") as ws:

@@ -1,12 +1,22 @@
-"""What both SQL stores share: the queue a writer thread drains in batches, and handing
-each operation's outcome back to the event loop once the batch is committed."""
+"""What both SQL stores share: the queue a writer thread drains in batches, splitting a
+batch into runs of operations that can be written together, and handing each operation's
+outcome back to the event loop once the batch is committed.
+
+Batchable operations: an operation whose class has ``run_many(tx, ops) -> results`` (see
+``services.messages.PrivateSend``) may be run together with its neighbours of the same
+class in the batch, all inside one SAVEPOINT, writing the rows of all of them in a few
+statements. If ``run_many`` raises, the store rolls the group back to that savepoint and
+runs each operation alone (``op(tx)``, with a savepoint each) as it would any other, so an
+operation that must fail fails alone and with its own error. ``run_many`` must therefore
+change nothing outside the transaction (no pushes, no caller-visible state) until it has
+written everything."""
 
 from __future__ import annotations
 
 import asyncio
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chapar import metrics
@@ -51,6 +61,20 @@ class JobQueue:
                 break
             batch.append(item)  # type: ignore[arg-type]
         return batch
+
+
+def runs(batch: list[Job]) -> Iterator[tuple[Any, list[Job]]]:
+    """Split a batch, in order, into runs of two or more neighbouring operations of one
+    batchable class (yielded with that class) and single operations (with None)."""
+    i, n = 0, len(batch)
+    while i < n:
+        kind = type(batch[i][0])
+        j = i + 1
+        if getattr(kind, "run_many", None) is not None:
+            while j < n and type(batch[j][0]) is kind:
+                j += 1
+        yield (kind if j - i > 1 else None), batch[i:j]
+        i = j
 
 
 def observe(engine: str, started: float, ops: int) -> None:

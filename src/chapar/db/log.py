@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from chapar.db import bulk
 from chapar.errors import NotFound
 from chapar.ports.bus import user_topic
 from chapar.ports.store import Tx
@@ -30,6 +31,12 @@ def append(tx: Tx, user_id: int, pts: int, update: Update, pushes: Pushes) -> by
     )
     pushes.append((user_topic(user_id), data))
     return data
+
+
+def append_many(tx: Tx, rows: list[tuple[int, int, str]]) -> None:
+    """Store already encoded updates, (user_id, pts, JSON) each, in as few statements as
+    possible; the caller numbered them and pushes them after commit."""
+    bulk.insert(tx, "INSERT INTO updates (user_id, pts, data)", "(?, ?, ?)", rows)
 
 
 def current_pts(tx: Tx, user_id: int) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from chapar.db import bulk
 from chapar.errors import BadRequest
 from chapar.ports.store import Row, Tx
 from chapar.protocol.types import FwdFrom, Media, Message, Peer
@@ -126,6 +127,45 @@ def allocate(tx: Tx, user_id: int) -> tuple[int, int]:
     return int(r[0]), int(r[1])
 
 
+def by_random_ids(tx: Tx, keys: list[tuple[int, int]]) -> dict[tuple[int, int], MessageRow]:
+    """The messages already sent under these (owner, random_id) pairs, by pair."""
+    rows = bulk.fetch_with(
+        tx,
+        "q(o, r)",
+        "(?, ?)",
+        keys,
+        f"SELECT {COLS}, random_id FROM q JOIN messages ON owner_id = q.o AND random_id = q.r",
+    )
+    return {(int(r[0]), int(r[13])): _row(r) for r in rows}
+
+
+def allocate_many(tx: Tx, counts: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """Take ``n`` pts and ``n`` message ids for each user (``counts``: user -> n) in one
+    statement; answers each user's new (pts, last_msg_id), the highest of their range.
+    Users without a box (see allocate) are missing from the answer."""
+    rows = bulk.fetch_with(
+        tx,
+        "v(uid, n)",
+        "(?, ?)",
+        list(counts.items()),
+        "UPDATE users SET pts = pts + v.n, last_msg_id = last_msg_id + v.n FROM v"
+        " WHERE users.id = v.uid AND users.kind = 'user' RETURNING id, pts, last_msg_id",
+    )
+    return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+
+INSERT_HEAD = (
+    "INSERT INTO messages (owner_id, id, peer_id, from_id, out, text, date, edit_date,"
+    " reply_to_id, random_id, peer_msg_id, pts, fwd_from, media)"
+)
+INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def insert_many(tx: Tx, rows: list[tuple[object, ...]]) -> None:
+    """Rows in INSERT_HEAD's column order, random_id included."""
+    bulk.insert(tx, INSERT_HEAD, INSERT_ROW, rows)
+
+
 def insert(tx: Tx, m: MessageRow, random_id: int | None) -> None:
     tx.execute(
         "INSERT INTO messages (owner_id, id, peer_id, from_id, out, text, date, edit_date,"
@@ -212,17 +252,29 @@ def _dialog(r: Row) -> DialogRow:
     return DialogRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
 
 
+_BUMP_HEAD = "INSERT INTO dialogs (user_id, peer_id, top_message, top_date, unread_count)"
+_BUMP_TAIL = (
+    " ON CONFLICT (user_id, peer_id) DO UPDATE SET top_message = excluded.top_message,"
+    " top_date = excluded.top_date,"
+    " unread_count = dialogs.unread_count + excluded.unread_count"
+)
+
+
 def bump_dialog(
     tx: Tx, user_id: int, peer_id: int, top_message: int, top_date: int, unread_inc: int
 ) -> None:
     tx.execute(
-        "INSERT INTO dialogs (user_id, peer_id, top_message, top_date, unread_count)"
-        " VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (user_id, peer_id) DO UPDATE SET top_message = excluded.top_message,"
-        " top_date = excluded.top_date,"
-        " unread_count = dialogs.unread_count + excluded.unread_count",
+        f"{_BUMP_HEAD} VALUES (?, ?, ?, ?, ?){_BUMP_TAIL}",
         (user_id, peer_id, top_message, top_date, unread_inc),
     )
+
+
+def bump_dialogs(tx: Tx, bumps: dict[tuple[int, int], tuple[int, int, int]]) -> None:
+    """bump_dialog for many dialogs at once: (user, peer) -> (top_message, top_date,
+    unread_inc). One entry per dialog (PostgreSQL refuses to upsert a row twice in one
+    statement): the caller sums the unread increments and keeps the newest top."""
+    rows = [(u, p, top, date, inc) for (u, p), (top, date, inc) in bumps.items()]
+    bulk.insert(tx, _BUMP_HEAD, "(?, ?, ?, ?, ?)", rows, _BUMP_TAIL)
 
 
 def get_dialog(tx: Tx, user_id: int, peer_id: int) -> DialogRow | None:

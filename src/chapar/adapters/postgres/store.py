@@ -27,7 +27,14 @@ import psycopg
 import structlog
 
 from chapar import metrics
-from chapar.adapters.group_commit import Job, JobQueue, Outcome, observe, settle_threadsafe
+from chapar.adapters.group_commit import (
+    Job,
+    JobQueue,
+    Outcome,
+    observe,
+    runs,
+    settle_threadsafe,
+)
 from chapar.db.migrate import apply_migrations
 from chapar.errors import ChaparError, Conflict, Unavailable
 from chapar.ports.store import Params, Row
@@ -162,25 +169,28 @@ class PostgresStore:
                     raise _StaleConnection(str(e)) from e
                 raise
             try:
-                for fn, fut in batch:
-                    cur.execute("SAVEPOINT op")
-                    try:
-                        result = fn(tx)
-                    except BaseException as e:  # the caller gets it; the batch goes on
-                        if isinstance(e, psycopg.OperationalError) and not isinstance(
-                            e, _LOST_RACE
-                        ):
-                            raise  # the connection is gone: the whole batch fails
-                        cur.execute("ROLLBACK TO SAVEPOINT op")
-                        cur.execute("RELEASE SAVEPOINT op")
-                        if isinstance(e, (psycopg.errors.UniqueViolation, *_LOST_RACE)):
-                            conflict = Conflict("CONFLICT", f"a concurrent change won: {e}")
-                            conflict.__cause__ = e
-                            e = conflict
-                        outcomes.append((fut, None, e))
-                    else:
-                        cur.execute("RELEASE SAVEPOINT op")
-                        outcomes.append((fut, result, None))
+                for kind, jobs in runs(batch):
+                    if kind is not None and self._run_group(cur, tx, kind, jobs, outcomes):
+                        continue
+                    for fn, fut in jobs:
+                        cur.execute("SAVEPOINT op")
+                        try:
+                            result = fn(tx)
+                        except BaseException as e:  # the caller gets it; the batch goes on
+                            if isinstance(e, psycopg.OperationalError) and not isinstance(
+                                e, _LOST_RACE
+                            ):
+                                raise  # the connection is gone: the whole batch fails
+                            cur.execute("ROLLBACK TO SAVEPOINT op")
+                            cur.execute("RELEASE SAVEPOINT op")
+                            if isinstance(e, (psycopg.errors.UniqueViolation, *_LOST_RACE)):
+                                conflict = Conflict("CONFLICT", f"a concurrent change won: {e}")
+                                conflict.__cause__ = e
+                                e = conflict
+                            outcomes.append((fut, None, e))
+                        else:
+                            cur.execute("RELEASE SAVEPOINT op")
+                            outcomes.append((fut, result, None))
                 cur.execute("COMMIT")
                 observe("postgresql", started, len(batch))
             except psycopg.OperationalError:
@@ -193,6 +203,28 @@ class PostgresStore:
                 err = Unavailable("STORE_UNAVAILABLE", "the database failed to commit; retry")
                 outcomes = [(fut, None, err) for _, fut in batch]
         self._settle(outcomes)
+
+    def _run_group(
+        self, cur: psycopg.Cursor[Any], tx: PgTx, kind: Any, jobs: list[Job], out: list[Outcome]
+    ) -> bool:
+        """Write neighbouring operations of one batchable kind together (group_commit.runs);
+        False when they must run one by one instead (the group was rolled back)."""
+        cur.execute("SAVEPOINT op")
+        try:
+            results = kind.run_many(tx, [fn for fn, _ in jobs])
+            group: list[Outcome] = [
+                (fut, r, None) for (_, fut), r in zip(jobs, results, strict=True)
+            ]
+        except Exception as e:
+            if isinstance(e, psycopg.OperationalError) and not isinstance(e, _LOST_RACE):
+                raise  # the connection is gone: the whole batch fails
+            cur.execute("ROLLBACK TO SAVEPOINT op")
+            cur.execute("RELEASE SAVEPOINT op")
+            log.debug("pg_group_run_alone", ops=len(jobs), error=repr(e))
+            return False
+        cur.execute("RELEASE SAVEPOINT op")
+        out += group
+        return True
 
     def _settle(self, outcomes: list[Outcome]) -> None:
         assert self._loop is not None

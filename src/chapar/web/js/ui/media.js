@@ -108,13 +108,25 @@ export function uploadView(up) {
   });
   let body;
   if (up.kind === 'photo' && up.preview) {
-    const [w, hh] = fit(0, 0);
-    const img = h('img', { alt: '', src: up.preview, class: 'upload-preview' });
-    img.addEventListener('load', () => {
-      const [fw, fh] = fit(img.naturalWidth, img.naturalHeight);
-      img.parentElement?.style.setProperty('--w', `${fw}px`);
-      img.parentElement?.style.setProperty('--h', `${fh}px`);
+    // The preview's shape is known once it has loaded; kept on the upload, since this is
+    // drawn again at every step of the progress.
+    const [w, hh] = up.previewSize ?? fit(0, 0);
+    const img = h('img', {
+      alt: '',
+      src: up.preview,
+      class: 'upload-preview',
+      width: w,
+      height: hh,
     });
+    if (!up.previewSize) {
+      img.addEventListener('load', () => {
+        const [fw, fh] = (up.previewSize = fit(img.naturalWidth, img.naturalHeight));
+        img.width = fw;
+        img.height = fh;
+        img.parentElement?.style.setProperty('--w', `${fw}px`);
+        img.parentElement?.style.setProperty('--h', `${fh}px`);
+      });
+    }
     body = h(
       'div',
       { class: 'photo uploading', style: `--w: ${w}px; --h: ${hh}px` },

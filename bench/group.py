@@ -1,0 +1,653 @@
+"""Group benchmark: a --members group (default 50) in which --senders members post without
+pause while every member is online and receives every post.
+
+A real Chapar server runs as a child process on an empty temporary data dir: SQLite by
+default; with --database-url (and --redis-url) the node uses that PostgreSQL (a fresh
+schema, dropped afterwards) and Redis (a fresh prefix); with --private-pg it starts its
+own PostgreSQL (fsync on) and Redis first, as bench/cluster.py does. The members sign up
+through the API on reserved test numbers; the first creates the group
+(channels.createChannel, broadcast false) and adds the others (channels.inviteToChannel).
+
+Every member then holds a signed-in WebSocket (worker processes of RawWebSocket clients,
+the members dealt round-robin). The first --senders members each keep --window
+messages.sendMessage calls in flight (answer not yet received), as bench/pairs.py's max
+mode does, for --warmup and then --duration seconds. Each post carries its send time; a
+member reading the push of someone else's post measures the delivery latency.
+
+Reported over the measured window: posts/s acknowledged (committed), deliveries/s (pushes
+of new posts received by the members other than their sender, summed over the members;
+the sender's own copy is counted apart as echoes), delivery latency p50/p99/max, errors,
+posts never delivered after --drain, the CPU of the server side (the node; with
+--private-pg also PostgreSQL and Redis; 100% = one core) and per delivery, the load
+generator's CPU and the machine's load average. The issue's target is reported, not
+asserted: at least 20,000 deliveries/s on a 2-core machine. All traffic stays on 127.0.0.1.
+
+    .venv/bin/python bench/group.py --duration 10
+    .venv/bin/python bench/group.py --members 50 --senders 5 --window 8 --duration 30 --json g.json
+    .venv/bin/python bench/group.py --private-pg --duration 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from array import array
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the `bench` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp
+import msgspec
+
+from bench.common import (
+    LOCALHOST,
+    Child,
+    LatencySummary,
+    RawWebSocket,
+    fmt_num,
+    free_port,
+    load_average,
+    machine_busy_seconds,
+    machine_info,
+    open_websocket,
+    render_table,
+    summarize_us,
+)
+from bench.pairs import Timeline, _q, sign_up_all, sleep_until, timeline
+
+INVITE_SLICE = 200  # channels.inviteToChannel takes at most 200 users per call
+TARGET_PER_S = 20_000.0  # the issue: deliveries/s on a 2-core machine
+QUIET_S = 0.5  # the drain ends when nothing arrived for this long
+
+
+# -- what the main process hands to a worker --------------------------------------------------
+@dataclass(frozen=True)
+class Member:
+    path: str  # /api/ws?token=...
+    user_id: int
+    sender: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    port: int
+    chat_id: int
+    members: list[Member]
+    window: int
+    text_bytes: int
+
+
+@dataclass
+class WorkerResult:
+    window_s: float
+    acked: int  # answered ok inside the window
+    delivered: int  # others' posts received inside the window
+    echoes: int  # own posts received back inside the window
+    errors: int
+    latencies_us: array[int]  # of the deliveries inside the window
+    cpu_s: float  # the worker's CPU inside the window
+    acked_total: int  # over the whole run, for the undelivered count
+    delivered_total: int
+    closed_early: int
+    first_error: str = ""
+
+
+# -- frames ----------------------------------------------------------------------------------
+class _Msg(msgspec.Struct):
+    text: str = ""
+    from_id: int = 0
+
+
+class _Update(msgspec.Struct):
+    type: str = ""
+    message: _Msg | None = None
+
+
+class _Error(msgspec.Struct):
+    type: str = ""
+    message: str = ""
+
+
+class _Frame(msgspec.Struct):
+    """Every frame the server sends; fields the benchmark does not need are skipped."""
+
+    id: int | None = None
+    ok: bool | None = None
+    error: _Error | None = None
+    updates: list[_Update] | None = None
+
+
+_decode = msgspec.json.Decoder(_Frame).decode
+_PUSH_PREFIX = b'{"updates"'
+
+
+# -- the worker process ------------------------------------------------------------------------
+class Stats:
+    """Counters of one worker; only its event loop thread touches them."""
+
+    def __init__(self) -> None:
+        self.sending = True
+        self.measuring = False
+        self.acked = 0
+        self.errors = 0
+        self.delivered = 0
+        self.echoes = 0
+        self.last_arrival_ns = 0
+        self.latencies_us: array[int] = array("q")
+        self.first_error = ""
+
+    def note(self, problem: str) -> None:
+        self.errors += 1
+        if not self.first_error:
+            self.first_error = problem
+
+
+class Client:
+    """One member's socket: counts what arrives and, for a sender, keeps the window full."""
+
+    def __init__(self, m: Member, plan: Plan, stats: Stats) -> None:
+        self.m = m
+        self.stats = stats
+        self.window = plan.window
+        self.ws: RawWebSocket | None = None
+        self.seq = 0
+        self.outstanding = 0
+        # random_id must be new for each post, across runs too: a repeated one is a retry.
+        base = random.getrandbits(30) << 32
+        pad = b"x" * plan.text_bytes
+        head = b'{"id":%d,"method":"messages.sendMessage","params":{"peer":{"chat_id":%d},'
+
+        # Formatted by hand: a generic JSON encoder per post costs the generator CPU time
+        # the 2-core machine needs for the server.
+        def encode(seq: int, now_ns: int) -> bytes:
+            return (head + b'"text":"%d %s","random_id":%d}}') % (
+                seq,
+                plan.chat_id,
+                now_ns,
+                pad,
+                base + seq,
+            )
+
+        self.encode = encode
+
+    def send(self) -> None:
+        assert self.ws is not None
+        self.seq += 1
+        self.outstanding += 1
+        self.ws.send_text(self.encode(self.seq, time.monotonic_ns()))
+
+    def start(self) -> None:
+        if self.m.sender:
+            for _ in range(self.window):
+                self.send()
+
+    def on_text(self, payload: bytes, now_ns: int) -> None:
+        stats = self.stats
+        f = _decode(payload)
+        if not payload.startswith(_PUSH_PREFIX):
+            if f.id is None:
+                return
+            self.outstanding -= 1
+            if f.ok:
+                stats.acked += 1
+            else:
+                err = f.error or _Error()
+                stats.note(f"{err.type}: {err.message}")
+            if stats.sending:
+                self.send()
+            return
+        for u in f.updates or ():
+            msg = u.message
+            if u.type != "updateNewChannelMessage" or msg is None:
+                continue
+            sent = msg.text.partition(" ")[0]
+            if not sent.isdigit():  # a service message (joined, added...)
+                continue
+            stats.last_arrival_ns = now_ns
+            if msg.from_id == self.m.user_id:
+                stats.echoes += 1
+                continue
+            stats.delivered += 1
+            if stats.measuring:
+                stats.latencies_us.append((now_ns - int(sent)) // 1000)
+
+
+async def measure(tl: Timeline, stats: Stats) -> tuple[float, int, int, int, float]:
+    """Open and close the window; (seconds, acked, delivered, echoes, CPU s) inside it."""
+    await sleep_until(tl.measure_from_ns)
+    t0, c0 = time.monotonic_ns(), time.process_time()
+    a0, d0, e0 = stats.acked, stats.delivered, stats.echoes
+    stats.measuring = True
+    await sleep_until(tl.measure_to_ns)
+    stats.measuring = stats.sending = False
+    t1, c1 = time.monotonic_ns(), time.process_time()
+    return (t1 - t0) / 1e9, stats.acked - a0, stats.delivered - d0, stats.echoes - e0, c1 - c0
+
+
+async def drain(clients: list[Client], stats: Stats, until_ns: int) -> None:
+    """Wait for answers still due, then until nothing has arrived for QUIET_S."""
+    while time.monotonic_ns() < until_ns:
+        answered = all(c.outstanding == 0 for c in clients)
+        quiet = time.monotonic_ns() - stats.last_arrival_ns > QUIET_S * 1e9
+        if answered and quiet:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def run_worker(plan: Plan, conn: Connection) -> WorkerResult:
+    stats = Stats()
+    clients = [Client(m, plan, stats) for m in plan.members]
+    for c in clients:
+        c.ws = await open_websocket(LOCALHOST, plan.port, c.m.path, c.on_text)
+    conn.send("ready")
+    tl: Timeline = await asyncio.to_thread(conn.recv)
+    await sleep_until(tl.start_ns)
+    for c in clients:
+        c.start()
+    window_s, acked, delivered, echoes, cpu_s = await measure(tl, stats)
+    await drain(clients, stats, tl.drain_until_ns)
+    closed_early = 0
+    for c in clients:
+        assert c.ws is not None
+        closed_early += c.ws.closed.done()
+        c.ws.close()
+    return WorkerResult(
+        window_s=window_s,
+        acked=acked,
+        delivered=delivered,
+        echoes=echoes,
+        errors=stats.errors,
+        latencies_us=stats.latencies_us,
+        cpu_s=cpu_s,
+        acked_total=stats.acked,
+        delivered_total=stats.delivered,
+        closed_early=closed_early,
+        first_error=stats.first_error,
+    )
+
+
+def worker_main(plan: Plan, conn: Connection) -> None:
+    """Entry point of a worker process; any failure goes back to the parent as text."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    result: WorkerResult | str
+    try:
+        # The standard event loop, not uvloop: bench.common.RawWebSocket asserts an
+        # asyncio.Transport, which uvloop's transports are not.
+        result = asyncio.run(run_worker(plan, conn))
+    except Exception as e:
+        result = f"worker failed: {e!r}"
+    conn.send(result)
+    conn.close()
+
+
+# -- the server side ---------------------------------------------------------------------------
+@dataclass
+class Node:
+    """The running server: where to reach it and the processes doing server work."""
+
+    label: str
+    port: int
+    pids: dict[str, list[int]]  # "node", "postgres", "redis" -> process ids
+
+
+def _backend_env(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict[str, str]:
+    """The node's settings for --database-url / --redis-url: a fresh PostgreSQL schema
+    (dropped afterwards) and a fresh Redis prefix, so nothing of another run is reused."""
+    env: dict[str, str] = {}
+    tag = f"bench_group_{uuid.uuid4().hex[:10]}"
+    url = args.database_url
+    if url.startswith(("postgresql://", "postgres://")) and "schema=" not in url:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {tag}")
+
+        def drop() -> None:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f"DROP SCHEMA {tag} CASCADE")
+
+        cleanup.callback(drop)
+        url += ("&" if "?" in url else "?") + f"schema={tag}"
+    if url:
+        env["CHAPAR_DATABASE_URL"] = url
+    if args.redis_url:
+        env["CHAPAR_REDIS_URL"] = args.redis_url
+        env["CHAPAR_REDIS_PREFIX"] = f"{tag}:"
+    return env
+
+
+@contextlib.contextmanager
+def start_node(args: argparse.Namespace, workdir: Path) -> Iterator[Node]:
+    """A Chapar node on an empty store, and what it needs; all stopped on the way out."""
+    with contextlib.ExitStack() as stack:
+        pids: dict[str, list[int]] = {}
+        if args.private_pg:
+            from bench.cluster import Backends
+
+            backends = Backends()
+            stack.callback(backends.stop)
+            backends.start()
+            env = backends.node_env()  # a fresh schema and Redis prefix
+            pids.update(backends.parts())
+            label = "pg+redis (private)"
+        else:
+            env = _backend_env(args, stack)
+            if args.database_url:
+                label = "pg" + ("+redis" if args.redis_url else "")
+            else:
+                label = f"sqlite {args.sync}" + ("+redis" if args.redis_url else "")
+        port = free_port()
+        env = {"CHAPAR_TEST_NUMBERS": "true", "CHAPAR_SQLITE_SYNCHRONOUS": args.sync, **env}
+        env.update(item.split("=", 1) for item in args.server_env)
+        argv = [sys.executable, "-m", "chapar", "serve", "--port", str(port)]
+        node = Child([*argv, "--data-dir", str(workdir / "data")], workdir / "chapar.log", env)
+        node.start(f"http://{LOCALHOST}:{port}/healthz", timeout=60)
+        stack.callback(_stop, node)
+        pids["node"] = [node.pid]
+        yield Node(label, port, pids)
+
+
+def _stop(node: Child) -> None:
+    if node.stop() not in (0, None):
+        print(f"chapar exited uncleanly:\n{node.log_tail()}", file=sys.stderr)
+
+
+async def make_group(base: str, members: int) -> tuple[int, list[tuple[str, int]]]:
+    """Sign the members up, have the first create the group and add the others."""
+    users = await sign_up_all(base, members)
+    creator = users[0][0]
+    async with aiohttp.ClientSession() as http:
+        params: dict[str, Any] = {"title": "Bench group", "broadcast": False}
+        made = await _api(http, base, "channels.createChannel", params, creator)
+        chat_id = int(made["chat"]["id"])
+        others = [uid for _, uid in users[1:]]
+        for i in range(0, len(others), INVITE_SLICE):
+            params = {"channel": {"chat_id": chat_id}, "users": others[i : i + INVITE_SLICE]}
+            await _api(http, base, "channels.inviteToChannel", params, creator)
+    return chat_id, users
+
+
+async def _api(
+    http: aiohttp.ClientSession, base: str, method: str, params: dict[str, Any], token: str
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.post(f"{base}/api/{method}", json=params, headers=headers) as r:
+        body = await r.json(content_type=None)
+    if not body.get("ok"):
+        raise RuntimeError(f"{method} failed: {body}")
+    result: dict[str, Any] = body["result"]
+    return result
+
+
+# -- one measured run ------------------------------------------------------------------------
+@dataclass
+class Result:
+    label: str
+    members: int
+    senders: int
+    window: int
+    workers: int
+    window_s: float
+    posts_per_s: float
+    deliveries_per_s: float
+    echoes_per_s: float
+    latency: LatencySummary
+    errors: int
+    undelivered: int  # acknowledged posts x (members - 1) minus deliveries, after the drain
+    closed_early: int
+    server_cpu_pct: float | None  # every server-side process, 100 = one core
+    server_parts_pct: dict[str, float]
+    loadgen_cpu_pct: float
+    other_cpu_pct: float | None  # the rest of the machine: high = a disturbed run
+    load_before: str
+    load_after: str
+    first_error: str = ""
+
+    @property
+    def server_us_per_delivery(self) -> float | None:
+        if self.server_cpu_pct is None or not self.deliveries_per_s:
+            return None
+        return 1e4 * self.server_cpu_pct / self.deliveries_per_s
+
+
+def _receive(conn: Connection, wait_s: float) -> object:
+    """The worker's next message, failing clearly on a crash (a str) or a hang."""
+    if not conn.poll(wait_s):
+        raise RuntimeError(f"a worker sent nothing for {wait_s:.0f} s")
+    got = conn.recv()
+    if isinstance(got, str) and got.startswith("worker failed"):
+        raise RuntimeError(got)
+    return got
+
+
+def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
+    from bench.cluster import tree_cpu_seconds
+
+    return {part: tree_cpu_seconds(p) for part, p in pids.items()}
+
+
+def run_phase(
+    node: Node, chat_id: int, users: list[tuple[str, int]], args: argparse.Namespace
+) -> Result:
+    members = [
+        Member(f"/api/ws?token={_q(token)}", uid, i < args.senders)
+        for i, (token, uid) in enumerate(users)
+    ]
+    k = max(1, min(args.workers, len(members)))
+    shares = [members[i::k] for i in range(k)]  # round-robin: the senders spread too
+    ctx = mp.get_context("spawn")  # a fresh interpreter: no state from this process
+    links: list[tuple[mp.process.BaseProcess, Connection]] = []
+    try:
+        for share in shares:
+            parent, child = ctx.Pipe()
+            plan = Plan(node.port, chat_id, share, args.window, args.text_bytes)
+            proc = ctx.Process(target=worker_main, args=(plan, child), daemon=True)
+            proc.start()
+            links.append((proc, parent))
+        for _, parent in links:
+            _receive(parent, 60.0)  # "ready": every socket is open
+        load_before = load_average()
+        tl = timeline(args)
+        for _, parent in links:
+            parent.send(tl)
+        time.sleep(max(0.0, (tl.measure_from_ns - time.monotonic_ns()) / 1e9))
+        cpu0, machine0 = _cpu(node.pids), machine_busy_seconds()
+        time.sleep(max(0.0, (tl.measure_to_ns - time.monotonic_ns()) / 1e9))
+        cpu1, machine1 = _cpu(node.pids), machine_busy_seconds()
+        load_after = load_average()
+        total_s = (tl.drain_until_ns - time.monotonic_ns()) / 1e9 + 30
+        results = []
+        for _, parent in links:
+            got = _receive(parent, total_s)
+            if not isinstance(got, WorkerResult):
+                raise RuntimeError(f"unexpected message from a worker: {got!r}")
+            results.append(got)
+    finally:
+        for worker, parent in links:
+            worker.join(5)
+            if worker.is_alive():
+                worker.terminate()
+            parent.close()
+    window_s = sum(r.window_s for r in results) / len(results)
+    parts = {part: cpu1[part] - cpu0[part] for part in cpu0}
+    server_s = sum(parts.values())
+    loadgen_s = sum(r.cpu_s for r in results)
+    other = None
+    if machine0 is not None and machine1 is not None:
+        other = max(0.0, machine1 - machine0 - server_s - loadgen_s)
+    expected = sum(r.acked_total for r in results) * (len(members) - 1)
+    errors = [r.first_error for r in results if r.first_error]
+    return Result(
+        label=node.label,
+        members=len(members),
+        senders=args.senders,
+        window=args.window,
+        workers=k,
+        window_s=window_s,
+        posts_per_s=sum(r.acked for r in results) / window_s,
+        deliveries_per_s=sum(r.delivered for r in results) / window_s,
+        echoes_per_s=sum(r.echoes for r in results) / window_s,
+        latency=summarize_us([x for r in results for x in r.latencies_us]),
+        errors=sum(r.errors for r in results),
+        undelivered=max(0, expected - sum(r.delivered_total for r in results)),
+        closed_early=sum(r.closed_early for r in results),
+        server_cpu_pct=100 * server_s / window_s,
+        server_parts_pct={part: 100 * s / window_s for part, s in parts.items()},
+        loadgen_cpu_pct=100 * loadgen_s / window_s,
+        other_cpu_pct=None if other is None else 100 * other / window_s,
+        load_before=load_before,
+        load_after=load_after,
+        first_error=errors[0] if errors else "",
+    )
+
+
+# -- output ----------------------------------------------------------------------------------
+def table(results: list[Result]) -> str:
+    header = ["store", "members", "senders", "window", "posts/s", "deliveries/s", "echoes/s"]
+    header += ["p50 ms", "p99 ms", "max ms", "errors", "undeliv.", "srv CPU%", "srv us/deliv."]
+    header += ["gen CPU%", "other CPU%"]
+    rows = [
+        [
+            r.label,
+            str(r.members),
+            str(r.senders),
+            str(r.window),
+            fmt_num(r.posts_per_s),
+            fmt_num(r.deliveries_per_s),
+            fmt_num(r.echoes_per_s),
+            fmt_num(r.latency.p50_ms, 1),
+            fmt_num(r.latency.p99_ms, 1),
+            fmt_num(r.latency.max_ms, 1),
+            str(r.errors),
+            str(r.undelivered),
+            fmt_num(r.server_cpu_pct),
+            fmt_num(r.server_us_per_delivery, 1),
+            fmt_num(r.loadgen_cpu_pct),
+            fmt_num(r.other_cpu_pct),
+        ]
+        for r in results
+    ]
+    return render_table(header, rows)
+
+
+LEGEND = """\
+posts/s: sends answered ok (committed) per second of the window; deliveries/s: pushes of
+new posts received by members other than the sender, summed over all members (each post
+should make members - 1); echoes/s: the sender's own copy. p50/p99/max: send -> received,
+over the deliveries. undeliv.: acknowledged posts x (members - 1) minus deliveries, after
+the drain. srv CPU%: the node (with --private-pg also PostgreSQL and Redis), 100 = one core
+of {nproc}; srv us/deliv.: that CPU per delivery; gen: the load generator; other: the rest
+of the machine (high = a disturbed run)."""
+
+
+def report(results: list[Result], info: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"\n{info['date']}  nproc={info['nproc']}  python {info['python']}  {info['cpu']}"
+        f"  git {info['git']}\n{args.duration:g} s window after {args.warmup:g} s warm-up,"
+        f" {args.workers} load-generator process(es), text {args.text_bytes} bytes\n"
+    )
+    print(table(results))
+    print("\n" + LEGEND.format(nproc=info["nproc"]))
+    for r in results:
+        parts = ", ".join(f"{p} {v:.0f}%" for p, v in r.server_parts_pct.items())
+        print(f"\n{r.label}: server CPU by part: {parts}")
+        print(f"  load average {r.load_before} before the run, {r.load_after} after the window")
+        met = r.deliveries_per_s >= TARGET_PER_S
+        print(
+            f"  target (issue) >= {TARGET_PER_S:,.0f} deliveries/s on a 2-core machine: "
+            f"{'MET' if met else 'NOT MET'} ({r.deliveries_per_s:,.0f}/s, nproc={info['nproc']})"
+        )
+        if r.closed_early:
+            print(f"  {r.closed_early} sockets were closed by the server during the run")
+        if r.first_error:
+            print(f"  first error: {r.first_error}")
+    if args.json:
+        rows = [{**asdict(r), "server_us_per_delivery": r.server_us_per_delivery} for r in results]
+        doc = {"machine": info, "args": vars(args), "results": rows}
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = p.add_argument
+    add("--members", type=int, default=50, help="members of the group (default 50)")
+    add("--senders", type=int, default=5, help="of them posting without pause (default 5)")
+    add("--window", type=int, default=16, help="sends in flight per sender (default 16)")
+    add("--duration", type=float, default=10.0, help="measured seconds (default 10)")
+    add("--warmup", type=float, default=2.0, help="unmeasured seconds first (default 2)")
+    add("--drain", type=float, default=5.0, help="at most this long for posts in flight")
+    add("--workers", type=int, default=1, help="load-generator processes (default 1)")
+    add("--text-bytes", type=int, default=16, help="padding after the timestamp (default 16)")
+    add("--sync", type=str.upper, choices=["FULL", "NORMAL"], default="FULL", help="SQLite sync")
+    add("--database-url", default="", help="PostgreSQL URL (a fresh schema is made in it)")
+    add("--redis-url", default="", help="Redis URL for the event bus (a fresh prefix)")
+    add("--private-pg", action="store_true", help="start a private PostgreSQL and Redis")
+    add("--data-dir", help="where the temporary database goes (not tmpfs: fsync would be free)")
+    add("--server-env", action="append", default=[], metavar="K=V", help="extra env for Chapar")
+    add("--json", help="also write the results to this file")
+    args = p.parse_args(argv)
+    if any("=" not in item for item in args.server_env):
+        p.error("--server-env takes KEY=VALUE")
+    if min(args.members, args.senders, args.window, args.workers) < 1 or args.duration <= 0:
+        p.error("--members, --senders, --window, --workers and --duration must be positive")
+    if args.senders > args.members or args.members < 2:
+        p.error("--senders must be at most --members, and a group needs 2 members or more")
+    if args.private_pg and (args.database_url or args.redis_url):
+        p.error("--private-pg starts its own PostgreSQL and Redis: no --database-url/--redis-url")
+    return args
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # SIGTERM, and SIGINT even when started in the background (where it is inherited as
+    # ignored), unwind through the finally blocks that stop the server and workers.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    info = machine_info()
+    workdir = Path(tempfile.mkdtemp(prefix="chapar-bench-group-", dir=args.data_dir))
+    workdir.chmod(0o755)
+    try:
+        with start_node(args, workdir) as node:
+            base = f"http://{LOCALHOST}:{node.port}"
+            chat_id, users = asyncio.run(make_group(base, args.members))
+            print(f"  {node.label}: group {chat_id} of {len(users)} members", file=sys.stderr)
+            result = run_phase(node, chat_id, users, args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        f"  {result.posts_per_s:,.0f} posts/s, {result.deliveries_per_s:,.0f} deliveries/s,"
+        f" p99 {fmt_num(result.latency.p99_ms, 1)} ms",
+        file=sys.stderr,
+    )
+    report([result], info, args)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; server and workers stopped", file=sys.stderr)
+        sys.exit(130)
