@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import multiprocessing as mp
@@ -54,6 +55,7 @@ import secrets
 import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -92,6 +94,7 @@ from chapar.adapters.sms.console import ConsoleSms
 from chapar.adapters.sqlite.store import SqliteStore
 from chapar.config import Settings
 from chapar.db import auth as auth_db
+from chapar.db import chats as chats_db
 from chapar.db import users as users_db
 from chapar.ports.clock import SystemClock, SystemRandom
 from chapar.ports.store import Tx
@@ -193,6 +196,10 @@ async def seed(db_path: Path, args: argparse.Namespace) -> Seeded:
         await _invite_all(chats, admin, small.chat.id, subscribers[: args.small])
         t2 = time.monotonic()
         note(f"{len(subscribers):,} + {args.small:,} channel memberships in {t2 - t1:.1f} s")
+        for chat_id, want in ((big.chat.id, args.subscribers + 1), (small.chat.id, args.small + 1)):
+            row = await store.read(functools.partial(chats_db.get, chat_id=chat_id))
+            if row is None or row.members_count != want:  # + the admin, the creator
+                raise RuntimeError(f"chat {chat_id} was seeded with {row and row.members_count}")
         return Seeded(
             admin_token=admin_token,
             big_chat=big.chat.id,
@@ -336,7 +343,6 @@ class WorkerResult:
     failed: int
     closed_early: int
     latencies_us: dict[int, array[int]]  # post number -> one per socket that got it
-    cpu_s: float
     first_error: str = ""
 
 
@@ -393,7 +399,6 @@ async def hold(share: Share, conn: Connection) -> None:
         if conn.poll() and conn.recv() == "stop" and not stop.done():
             stop.set_result(None)
 
-    cpu0 = time.process_time()
     loop.add_reader(conn.fileno(), on_command)
     await stop
     loop.remove_reader(conn.fileno())
@@ -401,9 +406,7 @@ async def hold(share: Share, conn: Connection) -> None:
     conn.send(
         (
             "result",
-            WorkerResult(
-                len(sockets), failed, closed_early, got, time.process_time() - cpu0, first_error
-            ),
+            WorkerResult(len(sockets), failed, closed_early, got, first_error),
         )
     )
     for ws in sockets:
@@ -468,6 +471,14 @@ class Fleet:
             self.results.append(msg[1])
         elif kind == "failed":
             self.failure = self.failure or f"worker failed: {msg[1]}"
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the worker processes so far (Linux /proc; 0 where unreadable)."""
+        total = 0.0
+        for proc, _ in self.links:
+            if proc.pid is not None:
+                total += process_cpu_seconds(proc.pid) or 0.0
+        return total
 
     def event(self, k: int) -> asyncio.Event:
         return self.events.setdefault(k, asyncio.Event())
@@ -660,11 +671,13 @@ async def live_block(
             note("a warm-up post did not reach every live socket in time; measuring anyway")
         print(f"  load average before phase 2: {load_average()}", file=sys.stderr, flush=True)
         before = await asyncio.to_thread(row_counts, db_path)
+        profiler = start_profiler(server_pid, args.py_spy)
         cpu0, machine0, t0 = (
             process_cpu_seconds(server_pid),
             machine_busy_seconds(),
             time.monotonic(),
         )
+        gen0 = fleet.cpu_seconds()
         measured: list[int] = []
         lat: list[int] = []
         errors, first_error = 0, ""
@@ -681,6 +694,8 @@ async def live_block(
             machine_busy_seconds(),
             time.monotonic(),
         )
+        gen1 = fleet.cpu_seconds()
+        stop_profiler(profiler)
         after = await asyncio.to_thread(row_counts, db_path)
         results = await fleet.collect(60)
     finally:
@@ -711,7 +726,7 @@ async def live_block(
         else:
             last_ms.append(None)
     server_s = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
-    loadgen_s = sum(r.cpu_s for r in results)  # over the whole hold: an upper bound
+    loadgen_s = gen1 - gen0
     other = None
     if server_s is not None and machine0 is not None and machine1 is not None:
         other = max(0.0, (machine1 - machine0) - server_s - loadgen_s)
@@ -736,6 +751,26 @@ async def live_block(
         first_error=errors_seen[0] if errors_seen else "",
     )
     return block, live
+
+
+def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes] | None:
+    """py-spy the server (its threads apart) until stop_profiler; None without --py-spy."""
+    if not out:
+        return None
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    fmt = {".txt": "raw", ".json": "speedscope"}.get(Path(out).suffix, "flamegraph")
+    argv = [exe, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--threads"]
+    return subprocess.Popen([*argv, "--format", fmt, "--output", out], stdout=subprocess.DEVNULL)
+
+
+def stop_profiler(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None:
+        return
+    proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 async def drive(
@@ -886,7 +921,8 @@ def live_table(lv: Live) -> str:
 LEGEND = """\
 post: messages.sendMessage sent -> answered at the admin's socket. rows/post: rows added to
 the database per post, all tables (FTS5 internals aside); user-log rows: of those, rows in
-the subscribers' own update logs (fan-out on write would add one per subscriber).
+the subscribers' own update logs (fan-out on write would add one per subscriber). Besides
+its rows a post updates two in place (the chat's counters, the sender's last post time).
 last: per post, send -> the push reached the LAST live subscriber (over the posts every
 live socket received); sub: send -> arrival, over every delivery. srv CPU ms/post: the
 server's CPU over phase 2 divided by the posts (100% = one core, {nproc} here); gen: the
@@ -981,6 +1017,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--data-dir", help="where the temporary database goes (not tmpfs: fsync would be free)")
     add("--server-env", action="append", default=[], metavar="K=V", help="extra env for Chapar")
     add("--json", help="also write the results to this file")
+    add("--py-spy", default="", metavar="OUT", help="py-spy the server over phase 2 into OUT")
     args = p.parse_args(argv)
     if any("=" not in item for item in args.server_env):
         p.error("--server-env takes KEY=VALUE")

@@ -68,7 +68,7 @@ from bench.common import (
     render_table,
     summarize_us,
 )
-from bench.pairs import Timeline, _q, sign_up_all, sleep_until, timeline
+from bench.pairs import Timeline, _q, sign_up_all, sleep_until, start_py_spy, timeline
 
 INVITE_SLICE = 200  # channels.inviteToChannel takes at most 200 users per call
 TARGET_PER_S = 20_000.0  # the issue: deliveries/s on a 2-core machine
@@ -310,19 +310,19 @@ def _backend_env(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dic
     (dropped afterwards) and a fresh Redis prefix, so nothing of another run is reused."""
     env: dict[str, str] = {}
     tag = f"bench_group_{uuid.uuid4().hex[:10]}"
-    url = args.database_url
-    if url.startswith(("postgresql://", "postgres://")) and "schema=" not in url:
+    url = given = args.database_url
+    if given.startswith(("postgresql://", "postgres://")) and "schema=" not in given:
         import psycopg
 
-        with psycopg.connect(url, autocommit=True) as admin:
+        with psycopg.connect(given, autocommit=True) as admin:
             admin.execute(f"CREATE SCHEMA {tag}")
 
         def drop() -> None:
-            with psycopg.connect(url, autocommit=True) as admin:
+            with psycopg.connect(given, autocommit=True) as admin:
                 admin.execute(f"DROP SCHEMA {tag} CASCADE")
 
         cleanup.callback(drop)
-        url += ("&" if "?" in url else "?") + f"schema={tag}"
+        url = given + ("&" if "?" in given else "?") + f"schema={tag}"
     if url:
         env["CHAPAR_DATABASE_URL"] = url
     if args.redis_url:
@@ -467,8 +467,12 @@ def run_phase(
             parent.send(tl)
         time.sleep(max(0.0, (tl.measure_from_ns - time.monotonic_ns()) / 1e9))
         cpu0, machine0 = _cpu(node.pids), machine_busy_seconds()
+        window_s = (tl.measure_to_ns - tl.measure_from_ns) / 1e9
+        profiler = start_py_spy(node.pids["node"][0], window_s, args.py_spy)
         time.sleep(max(0.0, (tl.measure_to_ns - time.monotonic_ns()) / 1e9))
         cpu1, machine1 = _cpu(node.pids), machine_busy_seconds()
+        if profiler is not None:
+            profiler.wait()
         load_after = load_average()
         total_s = (tl.drain_until_ns - time.monotonic_ns()) / 1e9 + 30
         results = []
@@ -603,6 +607,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--data-dir", help="where the temporary database goes (not tmpfs: fsync would be free)")
     add("--server-env", action="append", default=[], metavar="K=V", help="extra env for Chapar")
     add("--json", help="also write the results to this file")
+    add("--py-spy", default="", metavar="OUT", help="py-spy the node's window into OUT")
     args = p.parse_args(argv)
     if any("=" not in item for item in args.server_env):
         p.error("--server-env takes KEY=VALUE")
