@@ -315,6 +315,11 @@ CASES = [
     case("subscriber", "channels.getParticipants", in_channel(), ADMIN_REQUIRED),
     case("member", "channels.getParticipants", in_group(filter="banned"), ADMIN_REQUIRED),
     case("pinner", "channels.getParticipants", in_group(filter="banned"), ADMIN_REQUIRED),
+    # -- one's own dialog settings: only for chats one is in
+    case("outsider", "messages.toggleDialogPin", lambda w: {"peer": chat(w.group), "pinned": True}, PRIVATE),
+    case("banned", "messages.toggleDialogPin", lambda w: {"peer": chat(w.channel), "pinned": True}, PRIVATE),
+    case("outsider", "account.updateNotifySettings", lambda w: {"peer": chat(w.channel), "mute_until": 2**31 - 1}, NOT_PARTICIPANT),
+    case("banned", "account.updateNotifySettings", lambda w: {"peer": chat(w.group), "mute_until": 2**31 - 1}, PRIVATE),
 ]
 # fmt: on
 

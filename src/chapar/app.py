@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from dataclasses import dataclass
@@ -180,9 +181,26 @@ def log_access(settings: Settings) -> logging.Logger | None:
     return logging.getLogger("aiohttp.access") if settings.access_log else None
 
 
+def tune_gc() -> None:
+    """Make CPython's cycle collector cheap for a server that holds many connections.
+
+    Why: with 5,000 live WebSockets, bench/channel.py saw full collections stop the event
+    loop for 0.45-1.3 s each (13 in 45 s), freeing almost nothing, so a channel post then
+    took up to 2 s to reach its subscribers. Objects alive after start-up (modules, tables,
+    the app) are frozen out of every collection, and the young generation is collected
+    after 50,000 allocations instead of 700: fewer collections, fewer objects promoted to
+    the old generations, and far fewer full collections. Garbage without cycles is freed
+    by reference counting as before; cycles wait a little longer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain connections and close the store cleanly."""
     c = await build(settings)
+    tune_gc()
     runner = web.AppRunner(
         c.web_app,
         shutdown_timeout=settings.shutdown_timeout_seconds,

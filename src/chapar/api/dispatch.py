@@ -18,6 +18,7 @@ from chapar.protocol.envelope import ErrorBody, encode_error, encode_ok
 from chapar.services.account import AccountService
 from chapar.services.auth import AuthContext, AuthService
 from chapar.services.chats import ChatsService
+from chapar.services.dialogs import DialogSettingsService
 from chapar.services.media import MediaService
 from chapar.services.messages import MessagesService
 from chapar.services.search import SearchService
@@ -82,6 +83,9 @@ def build_handlers(s: Services) -> dict[str, Handler]:
         c.new_token = r.token
         return r
 
+    # Built from the messages service's deps: Services (filled by app.py) stays as it is.
+    dialogs = DialogSettingsService(s.messages.d)
+
     handlers: dict[str, Handler] = {
         "auth.sendCode": lambda c, p: s.auth.send_code(p, c.ip),
         "auth.resendCode": lambda c, p: s.auth.resend_code(p, c.ip),
@@ -113,6 +117,8 @@ def build_handlers(s: Services) -> dict[str, Handler]:
         "messages.editMessage": lambda c, p: s.messages.edit(_need(c), p),
         "messages.deleteMessages": lambda c, p: s.messages.delete(_need(c), p),
         "messages.setTyping": lambda c, p: s.messages.set_typing(_need(c), p),
+        "messages.toggleDialogPin": lambda c, p: dialogs.toggle_pin(_need(c), p),
+        "account.updateNotifySettings": lambda c, p: dialogs.update_notify_settings(_need(c), p),
         "updates.getState": lambda c, p: s.updates.get_state(_need(c)),
         "updates.getDifference": lambda c, p: s.updates.get_difference(_need(c), p),
         "updates.getChannelDifference": lambda c, p: s.chats.difference(_need(c), p),
@@ -162,6 +168,8 @@ class Dispatcher:
         self._decoders = {
             name: msgspec.json.Decoder(spec.params) for name, spec in m.METHODS.items()
         }
+        # Keys are bounded: unknown methods are counted under "unknown".
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def requires_auth(self, method: str) -> bool:
         spec = m.METHODS.get(method)
@@ -183,9 +191,23 @@ class Dispatcher:
         else:
             status, answer = 200, encode_ok(result, id)
         outcome = "ok" if status == 200 else "client_error" if status < 500 else "server_error"
-        metrics.API_REQUESTS.labels(label, call.door, outcome).inc()
-        metrics.API_SECONDS.labels(label).observe(time.perf_counter() - started)
+        counter, seconds = self._metrics(label, call.door, outcome)
+        counter.inc()
+        seconds.observe(time.perf_counter() - started)
         return status, answer
+
+    def _metrics(self, method: str, door: str, outcome: str) -> tuple[Any, Any]:
+        """The metric children of a call, looked up once (labels() takes a lock and
+        builds the key on every call; this is on the path of every message)."""
+        key = (method, door, outcome)
+        pair = self._children.get(key)
+        if pair is None:
+            pair = (
+                metrics.API_REQUESTS.labels(method, door, outcome),
+                metrics.API_SECONDS.labels(method),
+            )
+            self._children[key] = pair
+        return pair
 
     async def _call(self, method: str, params: bytes, call: Call) -> Any:
         spec = m.METHODS.get(method)

@@ -321,6 +321,7 @@ def delete_account(tx: Tx, user_id: int) -> list[int]:
         search.unindex(tx, orphans[i : i + 500])
     tx.execute("DELETE FROM messages WHERE owner_id = ?", (user_id,))
     tx.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
+    tx.execute("DELETE FROM dialog_settings WHERE user_id = ?", (user_id,))
     tx.execute("DELETE FROM updates WHERE user_id = ?", (user_id,))
     tx.execute(
         "UPDATE users SET phone = ?, first_name = ?, last_name = '', username = NULL,"

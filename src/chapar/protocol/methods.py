@@ -253,6 +253,10 @@ class Dialog(msgspec.Struct, omit_defaults=True):
     unread_count: int
     # Groups and channels: the chat's pts, for updates.getChannelDifference.
     pts: int | None = None
+    # Pinned by this user (pinned dialogs come first, most recently pinned first).
+    pinned: bool = False
+    # Muted until this unix time; 0 (absent): not muted.
+    mute_until: int = 0
 
 
 class Dialogs(msgspec.Struct):
@@ -289,6 +293,25 @@ class DeleteMessages(Params):
 class SetTyping(Params):
     peer: Peer
     action: TypingAction = "typing"
+
+
+# mute_until that means "forever": the largest 32-bit time, as Telegram uses.
+MUTE_FOREVER = 2**31 - 1
+
+
+class ToggleDialogPin(Params):
+    """Pin (at the top, above the earlier pinned ones) or unpin a dialog of this user."""
+
+    peer: Peer
+    pinned: bool
+
+
+class SetNotifySettings(Params):
+    """Mute a dialog until a unix time (2147483647, 2**31-1: for good), or unmute it (0).
+    The params of account.updateNotifySettings, named apart from the update of that name."""
+
+    peer: Peer
+    mute_until: Annotated[int, msgspec.Meta(ge=0, le=MUTE_FOREVER)]
 
 
 # -- updates ----------------------------------------------------------------------------
@@ -372,6 +395,8 @@ METHODS: dict[str, MethodSpec] = {
         _spec("messages.editMessage", EditMessage, SentMessage, "Edit an own message."),
         _spec("messages.deleteMessages", DeleteMessages, AffectedMessages, "Delete messages."),
         _spec("messages.setTyping", SetTyping, bool, "Tell the peer you are typing."),
+        _spec("messages.toggleDialogPin", ToggleDialogPin, bool, "Pin or unpin a chat."),
+        _spec("account.updateNotifySettings", SetNotifySettings, bool, "Mute or unmute a chat."),
         _spec("updates.getState", Empty, State, "The head of the user's update log."),
         _spec("updates.getDifference", GetDifference, Difference, "Updates after a pts."),
     ]

@@ -274,6 +274,24 @@ class UpdateMention(msgspec.Struct, tag="updateMention", tag_field="type"):
     pts: int
 
 
+class UpdateDialogPinned(msgspec.Struct, tag="updateDialogPinned", tag_field="type"):
+    """In the user's log: they pinned or unpinned a dialog (on some device). A pinned one
+    goes to the top of the pinned dialogs: the most recently pinned comes first."""
+
+    peer: Peer
+    pinned: bool
+    pts: int
+
+
+class UpdateNotifySettings(msgspec.Struct, tag="updateNotifySettings", tag_field="type"):
+    """In the user's log: they muted a dialog until mute_until (unix time), or unmuted it
+    (0)."""
+
+    peer: Peer
+    mute_until: int
+    pts: int
+
+
 class UpdatesTooLong(msgspec.Struct, tag="updatesTooLong", tag_field="type"):
     """Pushes may have been lost (the node lost its event bus for a while): fetch the
     difference of the user's log and of every chat, as after a reconnect."""
@@ -302,6 +320,8 @@ Update = (
     | UpdateChannel
     | UpdateReadChannelInbox
     | UpdateMention
+    | UpdateDialogPinned
+    | UpdateNotifySettings
     | UpdateChatUserTyping
     | UpdatesTooLong
 )

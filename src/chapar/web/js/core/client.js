@@ -2,7 +2,8 @@
 // that keep them equal to the server's (the user's update log through the Sequencer, each
 // group's and channel's own log through a ChannelSequencer, the outbox, uploads).
 // It knows nothing of the DOM; screens listen to its 'change' events and call its methods.
-// Groups and channels: core/chats.js adds their rules and actions to this class.
+// Groups and channels: core/chats.js adds their rules and actions to this class; pinned
+// and muted chats: core/dialogs.js.
 //
 // Change events carry {what, key}: what is 'auth', 'status', 'dialogs', 'messages' (key: the
 // chat), 'typing' (key), 'chat' (key: a group's or channel's info changed) or 'me'.
@@ -15,6 +16,7 @@ import { MediaUrls, Upload } from './media.js';
 import { Outbox, peerKeyOf } from './outbox.js';
 import { Sequencer } from './sync.js';
 import { chatMethods } from './chats.js';
+import { dialogMethods } from './dialogs.js';
 
 const AUTH_KEY = 'chapar.auth';
 const TYPING_SHOWN_MS = 6000;
@@ -82,6 +84,7 @@ export class Client extends EventTarget {
     this.replyLookups = new Map(); // "key:id" -> 'fetching' | 'deleted'
     this.myReactions = new Map(); // "key:id" -> the emoji this user chose here
     this.viewed = new Set(); // "key:id" of channel posts counted as viewed
+    clearTimeout(this.muteTimer); // core/dialogs.js: the next mute to run out
     for (const s of this.chanSeqs?.values() ?? []) s.gone = true;
     this.chanSeqs = new Map();
     for (const u of this.uploads ?? []) u.cancel();
@@ -297,6 +300,7 @@ export class Client extends EventTarget {
       this.dialogs.set(key, { ...d });
       if (d.peer.chat_id != null) this.chanSeq(d.peer.chat_id).start(d.pts ?? 0);
     }
+    this.notePinOrder(res.dialogs);
     this.ready = true;
     this.seq.start(res.state.pts);
     this.emit('dialogs');
@@ -528,6 +532,12 @@ export class Client extends EventTarget {
       case 'updateChannel':
         this.onChannelUpdate(u);
         break;
+      case 'updateDialogPinned':
+        this.applyPinned(peerKeyOf(u.peer), u.pinned);
+        break;
+      case 'updateNotifySettings':
+        this.applyMuted(peerKeyOf(u.peer), u.mute_until > Date.now() / 1000 ? u.mute_until : 0);
+        break;
       default:
         // A type this version does not know: its pts still counts (the Sequencer moved on).
         break;
@@ -541,7 +551,7 @@ export class Client extends EventTarget {
   }
 
   // -- chats ----------------------------------------------------------------------------
-  /** The chats for the list, newest first, each with what a row shows. */
+  /** The chats for the list, pinned first, then newest first, each with what a row shows. */
   chatList() {
     const rows = new Map();
     for (const [key, d] of this.dialogs) {
@@ -560,7 +570,7 @@ export class Client extends EventTarget {
     }
     return [...rows.values()]
       .filter((r) => r.top || r.pending || r.key[0] === 'c')
-      .sort((a, b) => b.date - a.date || b.dialog.top_message - a.dialog.top_message);
+      .sort((a, b) => this.compareRows(a, b));
   }
 
   /** The user a private chat is with (null for groups and channels). */
@@ -882,7 +892,7 @@ export class Client extends EventTarget {
   }
 }
 
-Object.assign(Client.prototype, chatMethods);
+Object.assign(Client.prototype, chatMethods, dialogMethods);
 
 /** The hash of an invite link (".../join/<hash>"), or null. */
 export function inviteHash(text) {

@@ -1,9 +1,12 @@
-// The chat list: one row per chat (people, groups, channels), newest first. The search box
-// filters it at once and, from two letters on, also asks the server (contacts.search for
-// people and public chats, messages.search for messages) and lists what it found below.
+// The chat list: one row per chat (people, groups, channels), pinned ones first, then
+// newest first. The search box filters it at once and, from two letters on, also asks the
+// server (contacts.search for people and public chats, messages.search for messages) and
+// lists what it found below. A row's menu (right click, the context-menu key or Shift+F10)
+// pins or unpins the chat and mutes or unmutes it.
 
 import { displayName } from '../core/client.js';
-import { fold, getLang, num, shortDate, t } from '../i18n.js';
+import { MUTE_FOREVER } from '../core/dialogs.js';
+import { errorText, fold, getLang, num, shortDate, t } from '../i18n.js';
 import {
   chatAvatarOf,
   chatTitle,
@@ -13,11 +16,23 @@ import {
   typingText,
 } from './describe.js';
 import { avatar, chatAvatar, h, icon, reconcile } from './dom.js';
+import { openMenu, toast } from './menu.js';
 
 export { chatTitle };
 
 const SEARCH_DELAY_MS = 300;
 const SEARCH_MIN = 2;
+const HOUR = 3600;
+
+/** A small labelled mark (pinned, muted) in a chat row. */
+function mark(name, cls, label) {
+  const el = icon(name, { cls });
+  el.removeAttribute('aria-hidden');
+  el.setAttribute('role', 'img');
+  el.setAttribute('aria-label', label);
+  el.title = label;
+  return el;
+}
 
 /** The little status mark of an own message: clock, one tick or two. */
 export function statusMark(state) {
@@ -113,6 +128,8 @@ export class ChatList {
         state: isSelf ? null : state,
         date: r.date,
         unread: d.unread_count,
+        pinned: c.isPinned(d),
+        muted: c.isMuted(d),
         typing: c.isTyping(r.key) ? typingText(c, r.key) : null,
         haystack: fold(`${title} ${user?.username ?? ''} ${chat?.username ?? ''} ${preview}`),
       };
@@ -121,6 +138,10 @@ export class ChatList {
 
   render(selectedKey) {
     const rows = this.rows().filter((r) => !this.query || r.haystack.includes(this.query));
+    // A row drawn anew or moved (pinned to the top) loses the focus: give it back.
+    const focused = this.list.contains(document.activeElement)
+      ? document.activeElement.closest('li')?.dataset.key
+      : null;
     reconcile(this.list, rows, {
       key: (r) => r.key,
       sig: (r) =>
@@ -131,6 +152,8 @@ export class ChatList {
           r.state,
           r.date,
           r.unread,
+          r.pinned,
+          r.muted,
           r.typing,
           r.key === selectedKey,
           r.chat?.type,
@@ -143,6 +166,10 @@ export class ChatList {
       },
       update: (li, r) => this.fill(li, r, selectedKey),
     });
+    if (focused && !this.list.contains(document.activeElement)) {
+      const again = this.list.querySelector(`li[data-key="${focused}"] > .chat-row`);
+      again?.focus({ preventScroll: true });
+    }
     const searching = this.remote !== null;
     this.empty.textContent = rows.length ? '' : this.query ? t('noResults') : t('noChats');
     this.empty.hidden = rows.length > 0 || (searching && this.hasRemote(rows));
@@ -289,6 +316,8 @@ export class ChatList {
       r.chat ? `${t(r.chat.type === 'channel' ? 'channel' : 'group')} ${r.title}` : r.title,
       r.typing ?? (r.sender ? `${r.sender}: ${r.preview}` : r.preview),
       r.unread ? t('unread', { count: num(r.unread) }) : '',
+      r.pinned ? t('chatPinned') : '',
+      r.muted ? t('chatMuted') : '',
     ]
       .filter(Boolean)
       .join(getLang() === 'fa' ? '، ' : ', ');
@@ -302,6 +331,17 @@ export class ChatList {
           'aria-label': label,
           dataset: { chat: r.key },
           onclick: () => this.onOpen(r.key),
+          oncontextmenu: (e) => {
+            e.preventDefault();
+            this.showMenu(r.key, e.currentTarget, e.clientX, e.clientY);
+          },
+          onkeydown: (e) => {
+            if (e.key !== 'ContextMenu' && !(e.shiftKey && e.key === 'F10')) return;
+            e.preventDefault();
+            const b = e.currentTarget.getBoundingClientRect();
+            const rtl = document.documentElement.dir === 'rtl';
+            this.showMenu(r.key, e.currentTarget, rtl ? b.right - 24 : b.left + 24, b.bottom - 8);
+          },
         },
         chatAvatarOf(this.client, r.key),
         h(
@@ -312,6 +352,7 @@ export class ChatList {
             { class: 'chat-top' },
             kindMark(r.chat),
             h('span', { class: 'chat-name', dir: 'auto', text: r.title }),
+            r.muted && mark('muted', 'chat-muted', t('chatMuted')),
             r.state && statusMark(r.state),
             h('span', { class: 'chat-time', text: r.date ? shortDate(r.date) : '' }),
           ),
@@ -319,10 +360,46 @@ export class ChatList {
             'span',
             { class: 'chat-bottom' },
             preview,
-            r.unread > 0 && h('span', { class: 'badge', text: num(r.unread) }),
+            r.pinned && mark('pin', 'chat-pin', t('chatPinned')),
+            r.unread > 0 &&
+              h('span', { class: `badge${r.muted ? ' muted' : ''}`, text: num(r.unread) }),
           ),
         ),
       ),
     );
+  }
+
+  /** Pin or unpin, mute or unmute one chat. */
+  showMenu(key, restore, x, y) {
+    const c = this.client;
+    const d = c.dialog(key);
+    const pinned = c.isPinned(d);
+    const run = (action) => async () => {
+      try {
+        await action();
+      } catch (e) {
+        toast(errorText(e));
+      }
+    };
+    const now = () => Math.floor(Date.now() / 1000);
+    const items = [
+      {
+        label: t(pinned ? 'unpin' : 'pin'),
+        icon: 'pin',
+        action: run(() => c.setPinned(key, !pinned)),
+      },
+    ];
+    if (c.isMuted(d)) {
+      items.push({ label: t('unmute'), icon: 'bell', action: run(() => c.setMuted(key, 0)) });
+    } else {
+      for (const [label, until] of [
+        ['muteHour', () => now() + HOUR],
+        ['mute8Hours', () => now() + 8 * HOUR],
+        ['muteForever', () => MUTE_FOREVER],
+      ]) {
+        items.push({ label: t(label), icon: 'muted', action: run(() => c.setMuted(key, until())) });
+      }
+    }
+    openMenu({ x, y, label: t('chatActions'), items, restore });
   }
 }
