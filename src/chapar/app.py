@@ -18,9 +18,11 @@ from chapar.adapters.fs.blobs import FsBlobStore
 from chapar.adapters.mail.console import ConsoleMail
 from chapar.adapters.memory.bus import MemoryBus
 from chapar.adapters.memory.limiter import MemoryLimiter
+from chapar.adapters.memory.presence import MemoryPresence
 from chapar.adapters.postgres.store import PostgresStore
 from chapar.adapters.redis.bus import RedisBus
 from chapar.adapters.redis.limiter import RedisLimiter
+from chapar.adapters.redis.presence import RedisPresence
 from chapar.adapters.s3.blobs import S3BlobStore
 from chapar.adapters.sms.console import ConsoleSms
 from chapar.adapters.sms.factory import build_providers
@@ -42,6 +44,7 @@ from chapar.services.deps import SESSIONS_TOPIC, Deps
 from chapar.services.limits import LimitGuard, Limits, blocked_prefixes
 from chapar.services.media import MediaService
 from chapar.services.messages import MessagesService
+from chapar.services.presence import PresenceService
 from chapar.services.search import SearchService
 from chapar.services.sms_delivery import SmsDelivery, build_delivery
 from chapar.services.updates import UpdatesService
@@ -92,6 +95,12 @@ def make_blobs(settings: Settings) -> FsBlobStore | S3BlobStore:
     return FsBlobStore(settings.data_path / "blobs")
 
 
+def make_presence(settings: Settings, clock: Clock) -> MemoryPresence | RedisPresence:
+    if settings.redis_url:
+        return RedisPresence(settings.redis_url, clock, prefix=settings.redis_prefix)
+    return MemoryPresence(clock)
+
+
 def make_limiter(settings: Settings) -> MemoryLimiter | RedisLimiter:
     if settings.redis_url:
         return RedisLimiter(settings.redis_url, prefix=settings.redis_prefix + "limits")
@@ -134,8 +143,9 @@ async def build(
         search=SearchService(deps),
         media=MediaService(deps, blobs, chat_messages),
         updates=UpdatesService(deps),
+        presence=PresenceService(deps, make_presence(settings, deps.clock)),
     )
-    registry = WsRegistry(ChatFanout(bus, store))
+    registry = WsRegistry(ChatFanout(bus, store), services.presence)
     if isinstance(bus, RedisBus):  # pushes published while it was away are gone
         bus.on_reconnect(registry.too_long)
 
@@ -156,6 +166,7 @@ async def build(
 async def close(c: Chapar) -> None:
     c.registry.fanout.close()
     await c.sms.close()  # before the store: it hands its claims back
+    await c.services.presence.close()  # before the bus: the last offline pushes
     await c.limiter.close()
     await c.bus.close()
     await c.store.close()

@@ -21,6 +21,7 @@ from chapar.services.chats import ChatsService
 from chapar.services.dialogs import DialogSettingsService
 from chapar.services.media import MediaService
 from chapar.services.messages import MessagesService
+from chapar.services.presence import PresenceService
 from chapar.services.search import SearchService
 from chapar.services.updates import UpdatesService
 from chapar.services.users import UsersService
@@ -52,6 +53,7 @@ class Services:
     search: SearchService
     media: MediaService
     account: AccountService
+    presence: PresenceService
 
 
 def _need(call: Call) -> AuthContext:
@@ -83,6 +85,9 @@ def build_handlers(s: Services) -> dict[str, Handler]:
         c.new_token = r.token
         return r
 
+    async def full_user(c: Call, p: m.GetFullUser) -> m.UserFull:
+        return await s.presence.with_status(await s.users.get_full_user(_need(c), p))
+
     # Built from the messages service's deps: Services (filled by app.py) stays as it is.
     dialogs = DialogSettingsService(s.messages.d)
 
@@ -107,7 +112,9 @@ def build_handlers(s: Services) -> dict[str, Handler]:
         "account.resetAuthorization": lambda c, p: s.auth.reset_authorization(_need(c), p),
         "account.updateProfile": lambda c, p: s.users.update_profile(_need(c), p),
         "account.updateUsername": lambda c, p: s.users.update_username(_need(c), p),
-        "users.getFullUser": lambda c, p: s.users.get_full_user(_need(c), p),
+        "users.getFullUser": full_user,
+        "users.getStatuses": lambda c, p: s.presence.get_statuses(_need(c), p),
+        "account.updateStatus": lambda c, p: s.presence.update_status(_need(c), p),
         "contacts.resolveUsername": lambda c, p: s.users.resolve_username(_need(c), p),
         "contacts.importContacts": lambda c, p: s.users.import_contacts(_need(c), p),
         "messages.sendMessage": lambda c, p: s.messages.send(_need(c), p),

@@ -27,6 +27,7 @@ from chapar.services.deps import user_topic
 
 if TYPE_CHECKING:
     from chapar.ports.bus import EventBus, Subscription
+    from chapar.services.presence import PresenceService
 
 log = structlog.get_logger(__name__)
 
@@ -42,10 +43,12 @@ CLOSE_TIMEOUT = 5.0
 class WsRegistry:
     """The live sessions of this node, to close them when their token is revoked."""
 
-    def __init__(self, fanout: ChatFanout) -> None:
+    def __init__(self, fanout: ChatFanout, presence: PresenceService | None = None) -> None:
         self.by_session: dict[int, set[WsSession]] = {}
         self.all: set[WsSession] = set()
         self.fanout = fanout
+        # A signed-in socket makes its user online (services/presence.py).
+        self.presence = presence
 
     def add(self, s: WsSession) -> None:
         self.all.add(s)
@@ -97,6 +100,7 @@ class WsSession:
         self.max_frame = max_frame
         self.auth: AuthContext | None = None
         self._sub: Subscription | None = None
+        self._presence_conn: str | None = None
         self._out: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -111,6 +115,8 @@ class WsSession:
         self.registry.bind(self, auth.session_id)
         self._sub = self.bus.subscribe(user_topic(auth.user_id), self._on_push)
         await self.registry.fanout.attach(self, auth.user_id)
+        if self.registry.presence is not None:
+            self._presence_conn = self.registry.presence.connected(auth.user_id, auth.session_id)
 
     def _on_push(self, _topic: str, payload: bytes) -> None:
         self.send(payload)
@@ -187,6 +193,8 @@ class WsSession:
                 self._sub.close()
             if self.auth is not None:
                 self.registry.fanout.detach(self, self.auth.user_id)
+            if self._presence_conn is not None and self.registry.presence is not None:
+                self.registry.presence.closed(self._presence_conn)
             self.registry.remove(self)
             # Calls still running are left to finish, not cancelled: a write cancelled while
             # the store commits it would skip its push, and the other users' live sessions

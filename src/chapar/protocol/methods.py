@@ -22,6 +22,7 @@ from chapar.protocol.types import (
     TypingAction,
     Update,
     User,
+    UserStatus,
 )
 
 __all__ = ["METHODS", "Limit", "MethodSpec", "Name", "NonNegId", "Params", "Str64", "Str256"]
@@ -165,6 +166,31 @@ class GetFullUser(Params):
 class UserFull(msgspec.Struct):
     user: User
     about: str
+    # online / offline with was_online / empty (never seen); null while presence is down.
+    status: UserStatus | None = None
+
+
+class UpdateStatus(Params):
+    """True: this session went to the background (its connections stop counting as
+    online); false: it is back in front."""
+
+    offline: bool
+
+
+MAX_STATUS_IDS = 200
+
+
+class GetStatuses(Params):
+    user_ids: Annotated[list[Id], msgspec.Meta(max_length=MAX_STATUS_IDS)]
+
+
+class UserStatusOf(msgspec.Struct):
+    user_id: int
+    status: UserStatus
+
+
+class UserStatuses(msgspec.Struct):
+    statuses: list[UserStatusOf]
 
 
 class UpdateProfile(Params):
@@ -386,6 +412,8 @@ METHODS: dict[str, MethodSpec] = {
         _spec("account.updateProfile", UpdateProfile, User, "Change name or bio."),
         _spec("account.updateUsername", UpdateUsername, User, "Set or clear ('') username."),
         _spec("users.getFullUser", GetFullUser, UserFull, "A user's profile."),
+        _spec("users.getStatuses", GetStatuses, UserStatuses, "Online or last seen, in bulk."),
+        _spec("account.updateStatus", UpdateStatus, bool, "Went to the background or back."),
         _spec("contacts.resolveUsername", ResolveUsername, ResolvedPeer, "Find by username."),
         _spec("contacts.importContacts", ImportContacts, ImportedContacts, "Add by phone."),
         _spec("messages.sendMessage", SendMessage, SentMessage, "Send a text message."),

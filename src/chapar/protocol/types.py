@@ -196,6 +196,33 @@ class UpdateUserTyping(msgspec.Struct, tag="updateUserTyping", tag_field="type")
     action: TypingAction
 
 
+class UserStatusOnline(msgspec.Struct, tag="online", tag_field="type"):
+    """Online until ``expires`` (unix time) unless renewed; renewals are not pushed, so
+    ask again (users.getStatuses) past it."""
+
+    expires: int
+
+
+class UserStatusOffline(msgspec.Struct, tag="offline", tag_field="type"):
+    """Last seen at ``was_online`` (unix time)."""
+
+    was_online: int
+
+
+class UserStatusEmpty(msgspec.Struct, tag="empty", tag_field="type"):
+    """Never seen online, or too long ago to remember: "last seen a long time ago"."""
+
+
+UserStatus = UserStatusOnline | UserStatusOffline | UserStatusEmpty
+
+
+class UpdateUserStatus(msgspec.Struct, tag="updateUserStatus", tag_field="type"):
+    """Ephemeral (no pts): a person one has a private chat with went online or offline."""
+
+    user_id: int
+    status: UserStatus
+
+
 class UpdateNewChannelMessage(msgspec.Struct, tag="updateNewChannelMessage", tag_field="type"):
     chat_id: int
     message: Message
@@ -311,6 +338,7 @@ Update = (
     | UpdateReadHistoryOutbox
     | UpdateUserName
     | UpdateUserTyping
+    | UpdateUserStatus
     | UpdateNewChannelMessage
     | UpdateEditChannelMessage
     | UpdateDeleteChannelMessages

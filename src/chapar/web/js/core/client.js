@@ -68,6 +68,7 @@ export class Client extends EventTarget {
     });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible' && this.openKey) this.markRead(this.openKey);
+      this.sendPresence();
     });
   }
 
@@ -79,6 +80,8 @@ export class Client extends EventTarget {
     this.extra = new Map(); // "key:id" -> a message fetched for a reply quote
     this.privKeys = new Map(); // private message id -> its chat key (deletes name ids only)
     this.typing = new Map(); // key -> Map(user id -> timer)
+    this.statuses = new Map(); // user id -> {type: online|offline|empty, ...} (docs/api.md)
+    clearTimeout(this.statusTimer); // asks again when the open chat's online status lapses
     this.echoed = new Map(); // random_id -> message id (our send, seen before its answer)
     this.deletedIds = new Set(); // "key:id" deleted while this page lives (reply quotes)
     this.replyLookups = new Map(); // "key:id" -> 'fetching' | 'deleted'
@@ -257,6 +260,7 @@ export class Client extends EventTarget {
 
   async onOpen() {
     if (!this.token) return;
+    if (document.visibilityState === 'hidden') this.sendPresence();
     if (!this.ready) {
       await this.loadDialogs();
     } else {
@@ -465,6 +469,35 @@ export class Client extends EventTarget {
     return this.typing.has(key);
   }
 
+  // -- presence: online / last seen of the people one chats with ------------------------
+  /** A new socket counts as online; a tab in the background says it is not. */
+  sendPresence() {
+    if (!this.token || this.conn.status !== 'open') return;
+    const offline = document.visibilityState === 'hidden';
+    this.conn.call('account.updateStatus', { offline }).catch(() => {});
+  }
+
+  loadStatus(userId) {
+    if (userId === this.me?.id || !this.token) return;
+    this.conn
+      .call('users.getStatuses', { user_ids: [userId] })
+      .then((r) => r.statuses.forEach((s) => this.setStatus(s.user_id, s.status)))
+      .catch(() => {});
+  }
+
+  setStatus(userId, status) {
+    this.statuses.set(userId, status);
+    // Lease renewals are not pushed: past `expires`, ask again for the open chat.
+    if (status.type === 'online' && this.openKey === `u${userId}`) {
+      clearTimeout(this.statusTimer);
+      const wait = Math.max(1000, status.expires * 1000 - Date.now() + 1000);
+      this.statusTimer = setTimeout(() => {
+        if (this.openKey === `u${userId}`) this.loadStatus(userId);
+      }, wait);
+    }
+    this.emit('typing', `u${userId}`); // redraws the chat header's status line
+  }
+
   /** Who is typing in a chat (user ids). */
   typers(key) {
     return [...(this.typing.get(key)?.keys() ?? [])];
@@ -521,6 +554,9 @@ export class Client extends EventTarget {
         this.emit('dialogs');
         break;
       }
+      case 'updateUserStatus':
+        this.setStatus(u.user_id, u.status);
+        break;
       case 'updateUserTyping':
         this.setTypingShown(`u${u.user_id}`, u.user_id, u.action === 'typing');
         break;
@@ -584,6 +620,7 @@ export class Client extends EventTarget {
   }
 
   async openChat(key) {
+    if (key[0] === 'u') this.loadStatus(Number(key.slice(1)));
     const h = this.history(key);
     if (!h.loaded) await this.loadHistory(key);
     this.markRead(key);

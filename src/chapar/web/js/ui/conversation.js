@@ -10,7 +10,14 @@ import { digits, errorText, t } from '../i18n.js';
 import { Bubbles, REACTIONS } from './bubbles.js';
 import { ChatInfo } from './chatinfo.js';
 import { chatTitle } from './chatlist.js';
-import { chatAvatarOf, chatCount, previewText, senderName, typingText } from './describe.js';
+import {
+  chatAvatarOf,
+  chatCount,
+  lastSeenText,
+  previewText,
+  senderName,
+  typingText,
+} from './describe.js';
 import { h, icon, iconButton, reconcile } from './dom.js';
 import { confirmDialog, openMenu, pickDialog, toast } from './menu.js';
 
@@ -279,6 +286,14 @@ export class Conversation {
     }
     const user = c.chatUser(this.key);
     const isSelf = c.me && this.key === `u${c.me.id}`;
+    const status = isSelf || !user ? null : c.statuses.get(user.id);
+    const seen = lastSeenText(status);
+    if (seen) {
+      this.subtitle.className = `chat-subtitle${status.type === 'online' ? ' online' : ''}`;
+      this.subtitle.textContent = seen;
+      this.subtitle.dir = 'auto';
+      return;
+    }
     this.subtitle.textContent = isSelf
       ? ''
       : user?.username

@@ -2,7 +2,7 @@
 // conversation, search and the panels.
 
 import { displayName } from '../core/client.js';
-import { digits, getLang, num, t, tn } from '../i18n.js';
+import { day, dayKey, digits, getLang, num, t, time, tn } from '../i18n.js';
 import { avatar, chatAvatar } from './dom.js';
 
 /** The name a chat is shown under. */
@@ -95,6 +95,19 @@ export function forwardedName(client, fwd) {
   if (fwd.from_name) return fwd.from_name;
   if (fwd.chat_id) return client.chats.get(fwd.chat_id)?.title ?? t('channel');
   return userName(client, fwd.from_id);
+}
+
+/** "online" / "last seen at 14:05" for a person's chat header; null when there is nothing
+ * to say (never seen, or not yet known). */
+export function lastSeenText(status) {
+  if (!status || status.type === 'empty') return null;
+  if (status.type === 'online') return t('online');
+  const at = status.was_online;
+  const today = dayKey(Date.now() / 1000);
+  if (Date.now() / 1000 - at < 60) return t('lastSeenJustNow');
+  if (dayKey(at) === today) return t('lastSeenAt', { time: time(at) });
+  if (dayKey(at) === today - 86400_000) return t('lastSeenYesterday', { time: time(at) });
+  return t('lastSeenOn', { date: day(at) });
 }
 
 /** "Sara is typing" / "3 people are typing" for a group; "typing" for a person. */
