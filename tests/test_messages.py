@@ -418,6 +418,10 @@ async def test_typing_is_pushed_but_never_logged(
     a, b = await user(api, "Typer"), await user(api, "Watcher")
     b_before = await pts(api, b)
     async with http.ws_connect(server.ws_url + f"?token={b.token}") as wb:
+        # One answered call first: the socket is then bound and subscribed (a typing push
+        # is not logged, so one sent before that would be gone for good).
+        await wb.send_json({"id": 1, "method": "updates.getState", "params": {}})
+        assert json.loads((await wb.receive(timeout=10)).data)["ok"] is True
         assert await api.ok("messages.setTyping", {"peer": peer(b)}, a.token) is True
         frame = json.loads((await wb.receive(timeout=10)).data)
         assert set(frame) == {"updates"} and len(frame["updates"]) == 1, frame
