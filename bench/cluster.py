@@ -33,12 +33,14 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -48,7 +50,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `tests` impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
-from tests.cluster import Nginx, PrivatePostgres, PrivateRedis, missing_tools
+from tests.cluster import Nginx, PrivatePostgres, PrivateRedis, metric, missing_tools
 
 from bench.common import (
     LOCALHOST,
@@ -68,6 +70,7 @@ from bench.pairs import (
     PhaseSpec,
     Plan,
     _expect_result,
+    _interrupt,
     _q,
     _receive,
     aggregate,
@@ -120,9 +123,17 @@ class Deployment:
     """One running target: where clients connect, and the processes doing server work."""
 
     label: str
-    base_url: str  # HTTP base for sign-ups
-    ws_base: str  # ws://.../api/ws
+    port: int  # on LOCALHOST: the node's, or nginx's in front of the nodes
     parts: dict[str, list[int]]  # "nodes", "postgres", "redis", "nginx" -> their processes
+    node_ports: list[int]  # each node's own port (for /metrics)
+
+    @property
+    def base_url(self) -> str:  # HTTP base for sign-ups
+        return f"http://{LOCALHOST}:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://{LOCALHOST}:{self.port}/api/ws"
 
     @property
     def pids(self) -> list[int]:
@@ -133,9 +144,15 @@ class Backends:
     """The private PostgreSQL and Redis, started once and shared by the rounds (each
     deployment and round gets its own schema and Redis prefix, so nothing is reused)."""
 
-    def __init__(self) -> None:
-        self.pg = PrivatePostgres(settings={"fsync": "on", "shared_buffers": "256MB"})
-        self.redis = PrivateRedis()
+    def __init__(self, where: Path | None = None) -> None:
+        # PostgreSQL's data directory goes where the SQLite node's does (--data-dir), so
+        # both engines fsync to the same disk: tests.cluster makes it with tempfile.
+        before, tempfile.tempdir = tempfile.tempdir, None if where is None else str(where)
+        try:
+            self.pg = PrivatePostgres(settings={"fsync": "on", "shared_buffers": "256MB"})
+            self.redis = PrivateRedis()
+        finally:
+            tempfile.tempdir = before
 
     def start(self) -> None:
         self.pg.start()
@@ -161,55 +178,62 @@ class Backends:
         }
 
 
-def _node(workdir: Path, name: str, env: dict[str, str]) -> tuple[Child, int]:
+def _node(workdir: Path, name: str, env: Mapping[str, str]) -> tuple[Child, int]:
     port = free_port()
     argv = [sys.executable, "-m", "chapar", "serve", "--port", str(port)]
     argv += ["--data-dir", str(workdir / name)]
     env = {"CHAPAR_TEST_NUMBERS": "true", "CHAPAR_SQLITE_SYNCHRONOUS": "FULL", **env}
-    return Child(argv, workdir / f"{name}.log", env), port
+    node = Child(argv, workdir / f"{name}.log", env)
+    node.start(f"http://{LOCALHOST}:{port}/healthz", timeout=60)  # the first migrates
+    return node, port
 
 
 @contextlib.contextmanager
 def deploy(
-    target: str, args: argparse.Namespace, workdir: Path, backends: Backends | None, rnd: int
+    target: str,
+    nodes: int,
+    workdir: Path,
+    backends: Backends | None,
+    rnd: int,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Deployment]:
+    """Start one of TARGETS on empty stores (``env``: extra settings for every node, e.g.
+    CHAPAR_SQLITE_SYNCHRONOUS) and stop it on the way out."""
     children: list[Child] = []
     nginx: Nginx | None = None
+    extra = dict(env or {})
     try:
         if target == "sqlite":
-            node, port = _node(workdir, f"sqlite-{rnd}", {})
-            node.start(f"http://{LOCALHOST}:{port}/healthz")
+            node, port = _node(workdir, f"sqlite-{rnd}", extra)
             children.append(node)
-            base, parts = f"http://{LOCALHOST}:{port}", {"nodes": [node.pid]}
+            parts, node_ports = {"nodes": [node.pid]}, [port]
         elif backends is None:
             raise ValueError(f"{target} needs PostgreSQL and Redis")
         elif target == "pg":
-            node, port = _node(workdir, f"pg-{rnd}", backends.node_env())
-            node.start(f"http://{LOCALHOST}:{port}/healthz")
+            node, port = _node(workdir, f"pg-{rnd}", {**backends.node_env(), **extra})
             children.append(node)
-            base = f"http://{LOCALHOST}:{port}"
-            parts = {"nodes": [node.pid], **backends.parts()}
+            parts, node_ports = {"nodes": [node.pid], **backends.parts()}, [port]
         else:
-            env = backends.node_env()
-            ports = []
-            for i in range(args.nodes):  # one at a time: the first applies the migrations
-                node, port = _node(workdir, f"cluster-{rnd}-{i}", env)
-                node.start(f"http://{LOCALHOST}:{port}/healthz")
+            shared = {**backends.node_env(), **extra}
+            node_ports = []
+            for i in range(nodes):  # one at a time: the first applies the migrations
+                node, node_port = _node(workdir, f"cluster-{rnd}-{i}", shared)
                 children.append(node)
-                ports.append(port)
-            nginx = Nginx([f"{LOCALHOST}:{p}" for p in ports], workdir / f"nginx-{rnd}")
+                node_ports.append(node_port)
+            nginx = Nginx([f"{LOCALHOST}:{p}" for p in node_ports], workdir / f"nginx-{rnd}")
             nginx.start()
             assert nginx.proc is not None
-            base = nginx.url
+            port = nginx.port
             parts = {"nodes": [c.pid for c in children], **backends.parts()}
             parts["nginx"] = [nginx.proc.pid]
-        label = target if target != "cluster" else f"cluster x{args.nodes}"
-        yield Deployment(label, base, base.replace("http://", "ws://") + "/api/ws", parts)
+        label = target if target != "cluster" else f"cluster x{nodes}"
+        yield Deployment(label, port, parts, node_ports)
     finally:
         if nginx is not None:
             nginx.stop()
         for c in children:
-            c.stop()
+            if c.stop() not in (0, None):
+                print(f"a node exited uncleanly:\n{c.log_tail()}", file=sys.stderr)
 
 
 # -- one measured phase -------------------------------------------------------------------
@@ -220,11 +244,33 @@ class Measured:
     result: PhaseResult
     parts_cpu_s: dict[str, float]
     window_s: float
+    spread: str = ""  # open WebSockets per node once every client was connected
 
     def us_per_msg(self, part: str) -> float | None:
         cpu = self.parts_cpu_s.get(part)
         msgs = self.result.acked_per_s * self.window_s
         return None if cpu is None or msgs <= 0 else 1e6 * cpu / msgs
+
+
+def sockets_per_node(d: Deployment, expect: int, wait_s: float = 5.0) -> str:
+    """Open WebSockets on each node, e.g. "34/33/33": how nginx spread the clients. A node
+    counts a socket a moment after the client saw the upgrade, so this waits (at most
+    wait_s) for the total to reach ``expect``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        counts = [_node_sockets(port) for port in d.node_ports]
+        if sum(c or 0 for c in counts) >= expect or time.monotonic() > deadline:
+            return "/".join("?" if c is None else str(c) for c in counts)
+        time.sleep(0.05)
+
+
+def _node_sockets(port: int) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://{LOCALHOST}:{port}/metrics", timeout=5) as r:
+            value = metric(r.read().decode(), "chapar_ws_connections")
+    except OSError:
+        return None
+    return None if value is None else int(value)
 
 
 def _parts_cpu(d: Deployment) -> dict[str, float]:
@@ -245,6 +291,7 @@ def run_phase(d: Deployment, pairs: list[Pair], args: argparse.Namespace, rnd: i
             links.append((proc, parent))
         for _, parent in links:
             _receive(parent, 60.0)  # "ready": every socket is open
+        spread = sockets_per_node(d, 2 * len(pairs))
         tl = timeline(args)
         for _, parent in links:
             parent.send(tl)
@@ -264,28 +311,34 @@ def run_phase(d: Deployment, pairs: list[Pair], args: argparse.Namespace, rnd: i
     used = {part: parts1[part] - parts0[part] for part in parts0}
     spec = PhaseSpec(rnd, "chapar", d.label, pairs, d.pids[0], "max", 0.0)
     result = aggregate(spec, args, results, CpuSample(sum(used.values()), machine))
-    return Measured(result, used, t1 - t0)
+    return Measured(result, used, t1 - t0, spread)
+
+
+def settle(wait_s: float) -> None:
+    """With --wait-quiet: wait up to wait_s for other jobs on the machine to calm down."""
+    if wait_s:
+        busy = wait_until_quiet(wait_s, QUIET_OTHER_PCT)
+        if busy is not None and busy > QUIET_OTHER_PCT:
+            print(f"  the machine is still {busy:.0f}% busy; measuring anyway", file=sys.stderr)
 
 
 def bench_target(
     target: str, args: argparse.Namespace, workdir: Path, backends: Backends | None, rnd: int
 ) -> Measured:
-    with deploy(target, args, workdir, backends, rnd) as d:
+    with deploy(target, args.nodes, workdir, backends, rnd) as d:
         users = asyncio.run(sign_up_all(d.base_url, 2 * args.pairs))
         ws = d.ws_base + "?token="
         pairs = [
             Pair(ws + _q(users[2 * i][0]), ws + _q(users[2 * i + 1][0]), users[2 * i + 1][1])
             for i in range(args.pairs)
         ]
-        if args.wait_quiet:
-            busy = wait_until_quiet(args.wait_quiet, QUIET_OTHER_PCT)
-            if busy is not None and busy > QUIET_OTHER_PCT:
-                print(f"  the machine is still {busy:.0f}% busy; measuring anyway", file=sys.stderr)
+        settle(args.wait_quiet)
         m = run_phase(d, pairs, args, rnd)
         r = m.result
         print(
             f"  round {rnd + 1}  {d.label:<12} {r.acked_per_s:10,.0f} msgs/s"
-            f"  p99 {fmt_num(r.latency.p99_ms, 1)} ms  errors {r.errors}",
+            f"  p99 {fmt_num(r.latency.p99_ms, 1)} ms  errors {r.errors}"
+            f"  sockets per node {m.spread}",
             file=sys.stderr,
             flush=True,
         )
@@ -428,6 +481,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (e.g. from `timeout`), and SIGINT even when started in the background, unwind
+    # through the finally blocks: PostgreSQL, Redis, nginx and the nodes would outlive us.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     missing = missing_tools() if set(args.targets) - {"sqlite"} else []
     if missing:
         print(f"cluster.py: missing {', '.join(missing)}", file=sys.stderr)
@@ -435,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     workdir = Path(tempfile.mkdtemp(prefix="chapar-bench-cluster-", dir=args.data_dir))
     workdir.chmod(0o755)
-    backends = Backends() if set(args.targets) - {"sqlite"} else None
+    backends = Backends(workdir) if set(args.targets) - {"sqlite"} else None
     results: list[Measured] = []
     try:
         if backends is not None:
@@ -453,5 +510,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; servers and workers stopped", file=sys.stderr)
+        sys.exit(130)

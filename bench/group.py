@@ -1,12 +1,23 @@
 """Group benchmark: a --members group (default 50) in which --senders members post without
 pause while every member is online and receives every post.
 
-A real Chapar server runs as a child process on an empty temporary data dir: SQLite by
-default; with --database-url (and --redis-url) the node uses that PostgreSQL (a fresh
-schema, dropped afterwards) and Redis (a fresh prefix); with --private-pg it starts its
-own PostgreSQL (fsync on) and Redis first, as bench/cluster.py does. The members sign up
-through the API on reserved test numbers; the first creates the group
-(channels.createChannel, broadcast false) and adds the others (channels.inviteToChannel).
+--deployments picks what serves it, each started on empty stores by bench/cluster.py's
+code, one after another in the same run so their ratios hold on a noisy machine:
+
+  sqlite      one node, SQLite (--sync, FULL by default): the baseline (the default)
+  pg          one node on PostgreSQL + Redis (private instances, fsync on)
+  cluster     --nodes nodes (default 3) on PostgreSQL + Redis behind nginx running
+              deploy/nginx.conf; every member connects through nginx (least_conn), so the
+              members are spread over the nodes and each post reaches the other nodes'
+              members through Redis
+
+PostgreSQL and Redis are started once (tests/cluster.py: initdb in a temporary directory,
+redis-server on a free port), with a fresh schema and Redis prefix per deployment and
+round. --private-pg is --deployments pg. With --database-url (and --redis-url) instead,
+one node uses that PostgreSQL (a fresh schema, dropped afterwards) and Redis (a fresh
+prefix). The members sign up through the API on reserved test numbers; the first creates
+the group (channels.createChannel, broadcast false) and adds the others
+(channels.inviteToChannel).
 
 Every member then holds a signed-in WebSocket (worker processes of RawWebSocket clients,
 the members dealt round-robin). The first --senders members each keep --window
@@ -14,17 +25,18 @@ messages.sendMessage calls in flight (answer not yet received), as bench/pairs.p
 mode does, for --warmup and then --duration seconds. Each post carries its send time; a
 member reading the push of someone else's post measures the delivery latency.
 
-Reported over the measured window: posts/s acknowledged (committed), deliveries/s (pushes
-of new posts received by the members other than their sender, summed over the members;
-the sender's own copy is counted apart as echoes), delivery latency p50/p99/max, errors,
-posts never delivered after --drain, the CPU of the server side (the node; with
---private-pg also PostgreSQL and Redis; 100% = one core) and per delivery, the load
-generator's CPU and the machine's load average. The issue's target is reported, not
-asserted: at least 20,000 deliveries/s on a 2-core machine. All traffic stays on 127.0.0.1.
+Reported per deployment over the measured window: posts/s acknowledged (committed),
+deliveries/s (pushes of new posts received by the members other than their sender, summed
+over the members; the sender's own copy is counted apart as echoes), delivery latency
+p50/p99/max, errors, posts never delivered after --drain, the CPU of the server side
+(nodes, PostgreSQL, Redis, nginx; 100% = one core) and per delivery, the load generator's
+CPU, the machine's load average, the members' sockets per node, and posts/s as a fraction
+of the SQLite node's in the same round. The issue's target is reported, not asserted: at
+least 20,000 deliveries/s on a 2-core machine. All traffic stays on 127.0.0.1.
 
     .venv/bin/python bench/group.py --duration 10
     .venv/bin/python bench/group.py --members 50 --senders 5 --window 8 --duration 30 --json g.json
-    .venv/bin/python bench/group.py --private-pg --duration 20
+    .venv/bin/python bench/group.py --deployments sqlite,pg,cluster --duration 20 --repeat 2
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import multiprocessing as mp
 import random
@@ -53,14 +66,23 @@ if __package__ in (None, ""):  # run as a script: make the `bench` package impor
 
 import aiohttp
 import msgspec
+import psycopg
+from tests.cluster import missing_tools
 
+from bench.cluster import (
+    TARGETS,
+    Backends,
+    Deployment,
+    _parts_cpu,
+    deploy,
+    settle,
+    sockets_per_node,
+)
 from bench.common import (
     LOCALHOST,
-    Child,
     LatencySummary,
     RawWebSocket,
     fmt_num,
-    free_port,
     load_average,
     machine_busy_seconds,
     machine_info,
@@ -68,8 +90,19 @@ from bench.common import (
     render_table,
     summarize_us,
 )
-from bench.pairs import Timeline, _q, sign_up_all, sleep_until, start_py_spy, timeline
+from bench.pairs import (
+    Timeline,
+    _interrupt,
+    _median,
+    _q,
+    _receive,
+    sign_up_all,
+    sleep_until,
+    start_py_spy,
+    timeline,
+)
 
+DEPLOYMENTS = TARGETS  # sqlite, pg, cluster: bench/cluster.py's, started by its code
 INVITE_SLICE = 200  # channels.inviteToChannel takes at most 200 users per call
 TARGET_PER_S = 20_000.0  # the issue: deliveries/s on a 2-core machine
 QUIET_S = 0.5  # the drain ends when nothing arrived for this long
@@ -296,15 +329,6 @@ def worker_main(plan: Plan, conn: Connection) -> None:
 
 
 # -- the server side ---------------------------------------------------------------------------
-@dataclass
-class Node:
-    """The running server: where to reach it and the processes doing server work."""
-
-    label: str
-    port: int
-    pids: dict[str, list[int]]  # "node", "postgres", "redis" -> process ids
-
-
 def _backend_env(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dict[str, str]:
     """The node's settings for --database-url / --redis-url: a fresh PostgreSQL schema
     (dropped afterwards) and a fresh Redis prefix, so nothing of another run is reused."""
@@ -312,8 +336,6 @@ def _backend_env(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dic
     tag = f"bench_group_{uuid.uuid4().hex[:10]}"
     url = given = args.database_url
     if given.startswith(("postgresql://", "postgres://")) and "schema=" not in given:
-        import psycopg
-
         with psycopg.connect(given, autocommit=True) as admin:
             admin.execute(f"CREATE SCHEMA {tag}")
 
@@ -332,39 +354,24 @@ def _backend_env(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> dic
 
 
 @contextlib.contextmanager
-def start_node(args: argparse.Namespace, workdir: Path) -> Iterator[Node]:
-    """A Chapar node on an empty store, and what it needs; all stopped on the way out."""
+def external_node(
+    args: argparse.Namespace, workdir: Path, rnd: int, env: dict[str, str]
+) -> Iterator[Deployment]:
+    """One node on the services of --database-url / --redis-url (not started here)."""
     with contextlib.ExitStack() as stack:
-        pids: dict[str, list[int]] = {}
-        if args.private_pg:
-            from bench.cluster import Backends
-
-            backends = Backends()
-            stack.callback(backends.stop)
-            backends.start()
-            env = backends.node_env()  # a fresh schema and Redis prefix
-            pids.update(backends.parts())
-            label = "pg+redis (private)"
-        else:
-            env = _backend_env(args, stack)
-            if args.database_url:
-                label = "pg" + ("+redis" if args.redis_url else "")
-            else:
-                label = f"sqlite {args.sync}" + ("+redis" if args.redis_url else "")
-        port = free_port()
-        env = {"CHAPAR_TEST_NUMBERS": "true", "CHAPAR_SQLITE_SYNCHRONOUS": args.sync, **env}
-        env.update(item.split("=", 1) for item in args.server_env)
-        argv = [sys.executable, "-m", "chapar", "serve", "--port", str(port)]
-        node = Child([*argv, "--data-dir", str(workdir / "data")], workdir / "chapar.log", env)
-        node.start(f"http://{LOCALHOST}:{port}/healthz", timeout=60)
-        stack.callback(_stop, node)
-        pids["node"] = [node.pid]
-        yield Node(label, port, pids)
+        store = _backend_env(args, stack)  # made first, so dropped after the node stopped
+        # The "sqlite" deployment is one node with only the settings given: with
+        # CHAPAR_DATABASE_URL among them, it runs on that PostgreSQL instead.
+        d = stack.enter_context(deploy("sqlite", 1, workdir, None, rnd, {**store, **env}))
+        label = "pg" if args.database_url else f"sqlite {args.sync}"
+        yield dataclasses.replace(d, label=label + ("+redis" if args.redis_url else ""))
 
 
-def _stop(node: Child) -> None:
-    if node.stop() not in (0, None):
-        print(f"chapar exited uncleanly:\n{node.log_tail()}", file=sys.stderr)
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    """What every node gets on top of its store's settings: --sync and --server-env."""
+    env = {"CHAPAR_SQLITE_SYNCHRONOUS": args.sync}
+    env.update(item.split("=", 1) for item in args.server_env)
+    return env
 
 
 async def make_group(base: str, members: int) -> tuple[int, list[tuple[str, int]]]:
@@ -397,6 +404,8 @@ async def _api(
 # -- one measured run ------------------------------------------------------------------------
 @dataclass
 class Result:
+    round: int
+    target: str  # one of DEPLOYMENTS, or "external"
     label: str
     members: int
     senders: int
@@ -416,7 +425,9 @@ class Result:
     other_cpu_pct: float | None  # the rest of the machine: high = a disturbed run
     load_before: str
     load_after: str
+    spread: str  # members' sockets per node
     first_error: str = ""
+    ratio_to_sqlite: float | None = None  # posts/s over the SQLite node's, same round
 
     @property
     def server_us_per_delivery(self) -> float | None:
@@ -425,24 +436,24 @@ class Result:
         return 1e4 * self.server_cpu_pct / self.deliveries_per_s
 
 
-def _receive(conn: Connection, wait_s: float) -> object:
-    """The worker's next message, failing clearly on a crash (a str) or a hang."""
-    if not conn.poll(wait_s):
-        raise RuntimeError(f"a worker sent nothing for {wait_s:.0f} s")
-    got = conn.recv()
-    if isinstance(got, str) and got.startswith("worker failed"):
-        raise RuntimeError(got)
-    return got
-
-
-def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
-    from bench.cluster import tree_cpu_seconds
-
-    return {part: tree_cpu_seconds(p) for part, p in pids.items()}
+def _profile_path(args: argparse.Namespace, target: str, rnd: int) -> str:
+    """--py-spy's file for this deployment: the first round only, and with several
+    deployments one file each (out-pg.svg, out-cluster.svg ...)."""
+    if not args.py_spy or rnd > 0:
+        return ""
+    if len(args.deployments) == 1:
+        return str(args.py_spy)
+    out = Path(args.py_spy)
+    return str(out.with_name(f"{out.stem}-{target}{out.suffix}"))
 
 
 def run_phase(
-    node: Node, chat_id: int, users: list[tuple[str, int]], args: argparse.Namespace
+    d: Deployment,
+    chat_id: int,
+    users: list[tuple[str, int]],
+    args: argparse.Namespace,
+    target: str,
+    rnd: int,
 ) -> Result:
     members = [
         Member(f"/api/ws?token={_q(token)}", uid, i < args.senders)
@@ -455,22 +466,24 @@ def run_phase(
     try:
         for share in shares:
             parent, child = ctx.Pipe()
-            plan = Plan(node.port, chat_id, share, args.window, args.text_bytes)
+            plan = Plan(d.port, chat_id, share, args.window, args.text_bytes)
             proc = ctx.Process(target=worker_main, args=(plan, child), daemon=True)
             proc.start()
             links.append((proc, parent))
         for _, parent in links:
             _receive(parent, 60.0)  # "ready": every socket is open
+        spread = sockets_per_node(d, len(members))
         load_before = load_average()
         tl = timeline(args)
         for _, parent in links:
             parent.send(tl)
         time.sleep(max(0.0, (tl.measure_from_ns - time.monotonic_ns()) / 1e9))
-        cpu0, machine0 = _cpu(node.pids), machine_busy_seconds()
+        cpu0, machine0 = _parts_cpu(d), machine_busy_seconds()
         window_s = (tl.measure_to_ns - tl.measure_from_ns) / 1e9
-        profiler = start_py_spy(node.pids["node"][0], window_s, args.py_spy)
+        out = _profile_path(args, target, rnd)
+        profiler = start_py_spy(d.parts["nodes"][0], window_s, out)
         time.sleep(max(0.0, (tl.measure_to_ns - time.monotonic_ns()) / 1e9))
-        cpu1, machine1 = _cpu(node.pids), machine_busy_seconds()
+        cpu1, machine1 = _parts_cpu(d), machine_busy_seconds()
         if profiler is not None:
             profiler.wait()
         load_after = load_average()
@@ -497,7 +510,9 @@ def run_phase(
     expected = sum(r.acked_total for r in results) * (len(members) - 1)
     errors = [r.first_error for r in results if r.first_error]
     return Result(
-        label=node.label,
+        round=rnd,
+        target=target,
+        label=d.label,
         members=len(members),
         senders=args.senders,
         window=args.window,
@@ -516,18 +531,52 @@ def run_phase(
         other_cpu_pct=None if other is None else 100 * other / window_s,
         load_before=load_before,
         load_after=load_after,
+        spread=spread,
         first_error=errors[0] if errors else "",
     )
 
 
+def bench_deployment(
+    target: str, args: argparse.Namespace, workdir: Path, backends: Backends | None, rnd: int
+) -> Result:
+    """Start the deployment on empty stores, make the group, measure, stop it."""
+    env = server_env(args)
+    if target == "external":
+        running = external_node(args, workdir, rnd, env)
+    else:
+        running = deploy(target, args.nodes, workdir, backends, rnd, env)
+    with running as d:
+        chat_id, users = asyncio.run(make_group(d.base_url, args.members))
+        print(f"  {d.label}: group {chat_id} of {len(users)} members", file=sys.stderr)
+        settle(args.wait_quiet)
+        r = run_phase(d, chat_id, users, args, target, rnd)
+    print(
+        f"  round {rnd + 1}  {r.label:<12} {r.posts_per_s:8,.0f} posts/s"
+        f" {r.deliveries_per_s:10,.0f} deliveries/s  p99 {fmt_num(r.latency.p99_ms, 1)} ms"
+        f"  errors {r.errors}  sockets per node {r.spread}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return r
+
+
 # -- output ----------------------------------------------------------------------------------
+def add_ratios(results: list[Result]) -> None:
+    """Posts/s as a fraction of the SQLite node's in the same round."""
+    base = {r.round: r.posts_per_s for r in results if r.target == "sqlite"}
+    for r in results:
+        if base.get(r.round):
+            r.ratio_to_sqlite = r.posts_per_s / base[r.round]
+
+
 def table(results: list[Result]) -> str:
-    header = ["store", "members", "senders", "window", "posts/s", "deliveries/s", "echoes/s"]
-    header += ["p50 ms", "p99 ms", "max ms", "errors", "undeliv.", "srv CPU%", "srv us/deliv."]
-    header += ["gen CPU%", "other CPU%"]
+    header = ["deployment", "round", "members", "senders", "window", "posts/s", "deliveries/s"]
+    header += ["echoes/s", "p50 ms", "p99 ms", "max ms", "errors", "undeliv.", "srv CPU%"]
+    header += ["srv us/deliv.", "gen CPU%", "other CPU%", "x sqlite"]
     rows = [
         [
             r.label,
+            str(r.round + 1),
             str(r.members),
             str(r.senders),
             str(r.window),
@@ -543,9 +592,32 @@ def table(results: list[Result]) -> str:
             fmt_num(r.server_us_per_delivery, 1),
             fmt_num(r.loadgen_cpu_pct),
             fmt_num(r.other_cpu_pct),
+            fmt_num(r.ratio_to_sqlite, 2),
         ]
         for r in results
     ]
+    return render_table(header, rows)
+
+
+def medians(results: list[Result]) -> str:
+    """Per deployment over the rounds: medians, the ratio being the median of the
+    per-round ratios (each measured under one load)."""
+    header = ["deployment", "rounds", "posts/s", "deliveries/s", "p99 ms", "srv us/deliv."]
+    header += ["x sqlite"]
+    rows = []
+    for label in dict.fromkeys(r.label for r in results):
+        rs = [r for r in results if r.label == label]
+        rows.append(
+            [
+                label,
+                str(len(rs)),
+                fmt_num(_median([r.posts_per_s for r in rs])),
+                fmt_num(_median([r.deliveries_per_s for r in rs])),
+                fmt_num(_median([r.latency.p99_ms for r in rs]), 1),
+                fmt_num(_median([r.server_us_per_delivery for r in rs]), 1),
+                fmt_num(_median([r.ratio_to_sqlite for r in rs]), 2),
+            ]
+        )
     return render_table(header, rows)
 
 
@@ -554,22 +626,27 @@ posts/s: sends answered ok (committed) per second of the window; deliveries/s: p
 new posts received by members other than the sender, summed over all members (each post
 should make members - 1); echoes/s: the sender's own copy. p50/p99/max: send -> received,
 over the deliveries. undeliv.: acknowledged posts x (members - 1) minus deliveries, after
-the drain. srv CPU%: the node (with --private-pg also PostgreSQL and Redis), 100 = one core
-of {nproc}; srv us/deliv.: that CPU per delivery; gen: the load generator; other: the rest
-of the machine (high = a disturbed run)."""
+the drain. srv CPU%: every server-side process (nodes, PostgreSQL, Redis, nginx), 100 = one
+core of {nproc}; srv us/deliv.: that CPU per delivery; gen: the load generator; other: the
+rest of the machine (high = a disturbed run). x sqlite: posts/s divided by the SQLite
+node's in the same round."""
 
 
 def report(results: list[Result], info: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"\n{info['date']}  nproc={info['nproc']}  python {info['python']}  {info['cpu']}"
-        f"  git {info['git']}\n{args.duration:g} s window after {args.warmup:g} s warm-up,"
-        f" {args.workers} load-generator process(es), text {args.text_bytes} bytes\n"
+        f"  git {info['git']}\n{args.duration:g} s windows after {args.warmup:g} s warm-up,"
+        f" {args.workers} load-generator process(es), text {args.text_bytes} bytes,"
+        f" sqlite {args.sync}\n"
     )
     print(table(results))
+    if args.repeat > 1:
+        print("\nmedians\n" + medians(results))
     print("\n" + LEGEND.format(nproc=info["nproc"]))
     for r in results:
         parts = ", ".join(f"{p} {v:.0f}%" for p, v in r.server_parts_pct.items())
-        print(f"\n{r.label}: server CPU by part: {parts}")
+        print(f"\n{r.label} (round {r.round + 1}): server CPU by part: {parts}")
+        print(f"  members' sockets per node: {r.spread}")
         print(f"  load average {r.load_before} before the run, {r.load_after} after the window")
         met = r.deliveries_per_s >= TARGET_PER_S
         print(
@@ -595,58 +672,76 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--members", type=int, default=50, help="members of the group (default 50)")
     add("--senders", type=int, default=5, help="of them posting without pause (default 5)")
     add("--window", type=int, default=16, help="sends in flight per sender (default 16)")
+    add("--deployments", default="sqlite", help=f"comma-separated, of {', '.join(DEPLOYMENTS)}")
+    add("--nodes", type=int, default=3, help="nodes of the cluster deployment (default 3)")
+    add("--repeat", type=int, default=1, help="rounds over every deployment; medians printed")
     add("--duration", type=float, default=10.0, help="measured seconds (default 10)")
     add("--warmup", type=float, default=2.0, help="unmeasured seconds first (default 2)")
     add("--drain", type=float, default=5.0, help="at most this long for posts in flight")
     add("--workers", type=int, default=1, help="load-generator processes (default 1)")
     add("--text-bytes", type=int, default=16, help="padding after the timestamp (default 16)")
     add("--sync", type=str.upper, choices=["FULL", "NORMAL"], default="FULL", help="SQLite sync")
-    add("--database-url", default="", help="PostgreSQL URL (a fresh schema is made in it)")
-    add("--redis-url", default="", help="Redis URL for the event bus (a fresh prefix)")
-    add("--private-pg", action="store_true", help="start a private PostgreSQL and Redis")
-    add("--data-dir", help="where the temporary database goes (not tmpfs: fsync would be free)")
+    add("--database-url", default="", help="one node on this PostgreSQL (a fresh schema in it)")
+    add("--redis-url", default="", help="one node on this Redis for the event bus (a fresh prefix)")
+    add("--private-pg", action="store_true", help="the same as --deployments pg")
+    add("--data-dir", help="where the temporary databases go (not tmpfs: fsync would be free)")
     add("--server-env", action="append", default=[], metavar="K=V", help="extra env for Chapar")
+    add("--wait-quiet", type=float, default=0.0, metavar="S", help="wait up to S s for calm")
     add("--json", help="also write the results to this file")
-    add("--py-spy", default="", metavar="OUT", help="py-spy the node's window into OUT")
+    add("--py-spy", default="", metavar="OUT", help="py-spy the (first) node's window into OUT")
     args = p.parse_args(argv)
     if any("=" not in item for item in args.server_env):
         p.error("--server-env takes KEY=VALUE")
     if min(args.members, args.senders, args.window, args.workers) < 1 or args.duration <= 0:
         p.error("--members, --senders, --window, --workers and --duration must be positive")
+    if min(args.nodes, args.repeat) < 1:
+        p.error("--nodes and --repeat must be positive")
     if args.senders > args.members or args.members < 2:
         p.error("--senders must be at most --members, and a group needs 2 members or more")
-    if args.private_pg and (args.database_url or args.redis_url):
-        p.error("--private-pg starts its own PostgreSQL and Redis: no --database-url/--redis-url")
+    given = [t.strip() for t in args.deployments.split(",") if t.strip()]
+    if not given or any(t not in DEPLOYMENTS for t in given):
+        p.error(f"--deployments takes some of {', '.join(DEPLOYMENTS)}")
+    if args.private_pg:
+        if given != ["sqlite"]:
+            p.error("--private-pg is --deployments pg: give one of the two")
+        given = ["pg"]
+    if args.database_url or args.redis_url:
+        if args.private_pg or given != ["sqlite"]:
+            p.error("--database-url/--redis-url run one node: no --private-pg or --deployments")
+        given = ["external"]
+    args.deployments = given
     return args
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM, and SIGINT even when started in the background (where it is inherited as
-    # ignored), unwind through the finally blocks that stop the server and workers.
+    # ignored), unwind through the finally blocks that stop the servers and workers.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
+    private = set(args.deployments) & {"pg", "cluster"}
+    missing = missing_tools() if private else []
+    if missing:
+        print(f"group.py: missing {', '.join(missing)}", file=sys.stderr)
+        return 2
     info = machine_info()
     workdir = Path(tempfile.mkdtemp(prefix="chapar-bench-group-", dir=args.data_dir))
     workdir.chmod(0o755)
+    results: list[Result] = []
     try:
-        with start_node(args, workdir) as node:
-            base = f"http://{LOCALHOST}:{node.port}"
-            chat_id, users = asyncio.run(make_group(base, args.members))
-            print(f"  {node.label}: group {chat_id} of {len(users)} members", file=sys.stderr)
-            result = run_phase(node, chat_id, users, args)
+        with contextlib.ExitStack() as stack:
+            backends = None
+            if private:
+                backends = Backends(workdir)
+                stack.callback(backends.stop)
+                backends.start()
+            for rnd in range(args.repeat):
+                for target in args.deployments:
+                    results.append(bench_deployment(target, args, workdir, backends, rnd))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(
-        f"  {result.posts_per_s:,.0f} posts/s, {result.deliveries_per_s:,.0f} deliveries/s,"
-        f" p99 {fmt_num(result.latency.p99_ms, 1)} ms",
-        file=sys.stderr,
-    )
-    report([result], info, args)
+    add_ratios(results)
+    report(results, info, args)
     return 0
 
 
@@ -654,5 +749,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except KeyboardInterrupt:
-        print("interrupted; server and workers stopped", file=sys.stderr)
+        print("interrupted; servers and workers stopped", file=sys.stderr)
         sys.exit(130)
