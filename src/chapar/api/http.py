@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 
@@ -99,6 +100,7 @@ class Routes:
         self.bus = bus
         self.registry = registry
         self.proxies = parse_networks(settings.trusted_proxies)
+        self._touches: set[asyncio.Task[None]] = set()  # held until done (tasks are weak)
         self.openapi = build_openapi()
         self.docs = docs_html(self.openapi)
 
@@ -192,11 +194,18 @@ class Routes:
             transport=request.transport,
         )
         if auth is not None:
-            # "Last active" in account.getAuthorizations: worth a write, not a refusal.
-            with contextlib.suppress(ChaparError):
-                await self.auth.touch(auth)
+            # "Last active" in account.getAuthorizations: worth a write, not a refusal, and
+            # not a wait: awaited here, the commit would stand between the client's 101 and
+            # the session's subscription, and a push in that gap would reach nobody.
+            touch = asyncio.create_task(self._touch(auth))
+            self._touches.add(touch)
+            touch.add_done_callback(self._touches.discard)
         await session.run(auth)
         return ws
+
+    async def _touch(self, auth: AuthContext) -> None:
+        with contextlib.suppress(ChaparError):
+            await self.auth.touch(auth)
 
 
 @web.middleware
