@@ -101,17 +101,38 @@ class _RunAlone(Exception):
 _enc = msgspec.json.Encoder()
 
 
+class _SentTogether:
+    """The sends one group commit wrote together. Their pushes are published once, by the
+    first of their callers to resume after the commit (they resume one after another in
+    the same turn of the event loop), in order and one frame per user: a receiver gets the
+    group's messages to it in one push instead of one push each."""
+
+    __slots__ = ("ops", "published")
+
+    def __init__(self, ops: list[PrivateSend]) -> None:
+        self.ops = ops
+        self.published = False
+
+    def take(self) -> log.Pushes | None:
+        """Every push of the group the first time, None after."""
+        if self.published:
+            return None
+        self.published = True
+        return [p for op in self.ops for p in op.pushes]
+
+
 class PrivateSend:
     """A plain private send (no reply, forward or media), as an operation for the store's
     writer. Alone it is post_private; neighbours in one group commit are written together
     by run_many (see adapters/group_commit.py): the same rows, in a handful of statements
     for the whole group instead of about ten per message."""
 
-    __slots__ = ("body", "me", "now", "peer", "pushes", "random_id")
+    __slots__ = ("body", "group", "me", "now", "peer", "pushes", "random_id")
 
     def __init__(self, me: int, peer: int, body: str, random_id: int, now: int) -> None:
         self.me, self.peer, self.body, self.random_id, self.now = me, peer, body, random_id, now
         self.pushes: log.Pushes = []
+        self.group: _SentTogether | None = None  # set by run_many
 
     def __call__(self, tx: Tx) -> m.SentMessage:
         return post_private(
@@ -201,6 +222,9 @@ def post_private_many(tx: Tx, ops: list[PrivateSend]) -> list[m.SentMessage]:
     # Everything is written: only now hand the pushes over (see _RunAlone).
     for target, items in pushed:
         target += items
+    group = _SentTogether(fresh)
+    for op in ops:
+        op.group = group
     return [
         r if r is not None else answers[(op.me, op.random_id)]
         for op, r in zip(ops, results, strict=True)
@@ -256,7 +280,9 @@ class MessagesService:
                 if attempt == TRANSACT_ATTEMPTS:
                     raise
                 continue
-            await self.d.push(op.pushes)
+            pushes = op.pushes if op.group is None else op.group.take()
+            if pushes:
+                await self.d.push(pushes)
             _PRIVATE.inc()
             return result
         raise AssertionError("unreachable")

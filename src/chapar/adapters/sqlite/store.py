@@ -39,7 +39,9 @@ from chapar.errors import ChaparError, Conflict, Unavailable
 from chapar.ports.store import Params, Row
 
 T = TypeVar("T")
-CHECKPOINT_INTERVAL = 0.2  # seconds between checkpoints of the WAL
+# The least time between the starts of two group commits (JobQueue): batches grow with
+# the load instead of paying a commit for every two or three messages at moderate rates.
+COMMIT_SPACING = 0.002
 log = structlog.get_logger(__name__)
 
 
@@ -79,15 +81,20 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
 
 
 class SqliteStore:
-    def __init__(self, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "FULL",
+        readers: int = 2,
+        commit_spacing: float = COMMIT_SPACING,
+    ) -> None:
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA", "OFF"}:
             raise ValueError(f"invalid sqlite synchronous mode {synchronous!r}")
         self.path = path
         self.synchronous = synchronous.upper()
-        self._queue = JobQueue()
+        self._queue = JobQueue(spacing=commit_spacing)
         self._writer: threading.Thread | None = None
-        self._checkpointer: threading.Thread | None = None
-        self._stop_checkpoints = threading.Event()
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -101,18 +108,10 @@ class SqliteStore:
         applied = await asyncio.to_thread(apply_migrations, f"sqlite:///{self.path}")
         log.info("store_opened", engine="sqlite", path=str(self.path), migrations_applied=applied)
         conn = _connect(self.path, self.synchronous)
-        # Checkpoints (copying the WAL back into the database file, with its fsync) run on
-        # a thread of their own rather than inside the writer's COMMIT every 1000 pages:
-        # the writer's time is what bounds the messages per second.
-        conn.execute("PRAGMA wal_autocheckpoint=0")
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
         )
         self._writer.start()
-        self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
-        )
-        self._checkpointer.start()
         metrics.STORE_QUEUE.labels("sqlite").set_function(self._queue.qsize)
 
     # -- writes -------------------------------------------------------------------------
@@ -122,20 +121,6 @@ class SqliteStore:
         fut: asyncio.Future[T] = self._loop.create_future()
         self._queue.put(fn, fut)
         return await fut
-
-    def _checkpoint_loop(self) -> None:
-        """Checkpoint the WAL every CHECKPOINT_INTERVAL. PASSIVE never waits for the writer
-        or readers: what it could not copy, the next round does. Once a checkpoint has
-        copied everything, the writer's next transaction starts the WAL over again."""
-        conn = _connect(self.path, self.synchronous)
-        try:
-            while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as e:
-                    log.warning("sqlite_checkpoint_failed", error=str(e))
-        finally:
-            conn.close()
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         tx = SqliteTx(conn)
@@ -230,9 +215,6 @@ class SqliteStore:
         self._queue.stop()
         if self._writer is not None:
             await asyncio.to_thread(self._writer.join)
-        self._stop_checkpoints.set()
-        if self._checkpointer is not None:
-            await asyncio.to_thread(self._checkpointer.join)
         self._readers.shutdown(wait=True)
         with self._lock:
             for conn in self._reader_conns:
