@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from chapar.client import AnyUpdate, Backoff, Client, ClientClosed, http_call, pts_of, sign_in
 from chapar.protocol import methods as m
-from chapar.protocol.types import UpdateNewMessage
+from chapar.protocol.types import UpdateNewMessage, UpdateUserStatus
 from tests.accounts import SYSTEM_USER_ID
 from tests.server import ServerProcess, next_test_phone
 
@@ -184,7 +184,10 @@ async def check(
             seen = [msgspec.to_builtins(x) for x in sess.seen if pts_of(x) is not None]
             assert [x["pts"] for x in seen] == list(range(1, len(log) + 1))
             assert seen == log, "a session saw something other than the log"
-            assert all(isinstance(x, UpdateNewMessage) for x in sess.seen)
+            # Besides the log, only the peer's presence (ephemeral, no pts) may arrive.
+            others = [x for x in sess.seen if pts_of(x) is None]
+            assert all(isinstance(x, UpdateUserStatus) for x in others), others
+            assert all(isinstance(x, UpdateNewMessage) for x in sess.seen if x not in others)
 
 
 @settings(max_examples=25, deadline=None)
