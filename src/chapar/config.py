@@ -86,8 +86,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # A member this many chat updates behind gets "too long" and reloads recent history.
     channel_too_long: int = 100_000
     long_poll_max_seconds: int = 30
-    # Pushes buffered for one WebSocket before the slow consumer is disconnected.
+    # Pushes buffered for one WebSocket before the slow consumer is disconnected: frames,
+    # and bytes (a frame may carry many updates, so the count alone bounds no memory).
     ws_send_queue: int = 4096
+    ws_send_queue_bytes: int = 8 * 1024**2
     # Media limits (Telegram's: files up to 2 GB in parts of 512 KiB).
     max_file_bytes: int = 2 * 1024**3
     max_file_parts: int = 4096

@@ -192,6 +192,7 @@ class Routes:
             self.s.max_frame_bytes,
             self.s.ws_send_queue,
             transport=request.transport,
+            queue_bytes=self.s.ws_send_queue_bytes,
         )
         if auth is not None:
             # "Last active" in account.getAuthorizations: worth a write, not a refusal, and

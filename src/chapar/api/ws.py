@@ -2,8 +2,9 @@
 with the same id, and pushes ({updates: [...]}) for the signed-in user.
 
 Why a bounded queue for everything sent: a client that stops reading must not make the
-server hold unbounded memory or slow anyone else; past ``ws_send_queue`` frames it is
-disconnected (close code 4008) and recovers from the log when it comes back.
+server hold unbounded memory or slow anyone else; past ``ws_send_queue`` frames or
+``ws_send_queue_bytes`` bytes waiting it is disconnected (close code 4008) and recovers
+from the log when it comes back.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class WsSession:
         max_frame: int,
         queue_size: int,
         transport: asyncio.Transport | None = None,
+        queue_bytes: int = 8 * 1024**2,
     ) -> None:
         self.ws = ws
         # To cut a connection whose close frame cannot leave (see _close).
@@ -102,6 +104,8 @@ class WsSession:
         self._sub: Subscription | None = None
         self._presence_conn: str | None = None
         self._out: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
+        self._queued_bytes = 0  # of the frames in _out
+        self._max_queued_bytes = queue_bytes
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -125,7 +129,10 @@ class WsSession:
         if self._closing:
             return
         try:
+            if self._queued_bytes + len(frame) > self._max_queued_bytes:
+                raise asyncio.QueueFull
             self._out.put_nowait(frame)
+            self._queued_bytes += len(frame)
         except asyncio.QueueFull:
             metrics.WS_SLOW_CONSUMERS.inc()
             log.warning("ws_slow_consumer", user_id=self.auth.user_id if self.auth else None)
@@ -157,6 +164,7 @@ class WsSession:
                 frame = await self._out.get()
                 if frame is None:
                     return
+                self._queued_bytes -= len(frame)
                 await self.ws.send_frame(frame, WSMsgType.TEXT)
         except (ConnectionError, RuntimeError):
             return  # the peer went away; the reader loop notices too
