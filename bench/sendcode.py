@@ -138,6 +138,10 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64, help="client connection pool")
     ap.add_argument("--sync", default="FULL", help="SQLite synchronous (FULL or NORMAL)")
     ap.add_argument("--first-number", type=int, default=1000, help="index of the first number")
+    ap.add_argument(
+        "--redis-url",
+        help="run the node's event bus and rate limits on this Redis (a fresh key prefix)",
+    )
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--verbose", action="store_true", help="print refused requests")
     args = ap.parse_args()
@@ -152,6 +156,8 @@ def main() -> None:
         work = Path(tmp)
         port = free_port()
         env = {"CHAPAR_LIMITS": LIMITS, "CHAPAR_SQLITE_SYNCHRONOUS": args.sync}
+        if args.redis_url:
+            env |= {"CHAPAR_REDIS_URL": args.redis_url, "CHAPAR_REDIS_PREFIX": f"{work.name}:"}
         argv = [sys.executable, "-m", "chapar", "serve", "--port", str(port)]
         server = Child([*argv, "--data-dir", str(work / "data")], work / "server.log", env)
         base = f"http://{LOCALHOST}:{port}"
@@ -165,7 +171,8 @@ def main() -> None:
         finally:
             server.stop()
     print(f"{info['date']}  {info['cpu']} x{info['nproc']}  python {info['python']}  {info['git']}")
-    print(f"load average before: {load}; SQLite synchronous={args.sync}; open loop\n")
+    limiter = "Redis" if args.redis_url else "in-process"
+    print(f"load average before: {load}; SQLite synchronous={args.sync}; limits {limiter}\n")
     table = [
         [
             r.what,

@@ -21,6 +21,7 @@ switch it off to answer every number alike).
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import enum
 import unicodedata
@@ -43,7 +44,7 @@ from chapar.protocol.types import User
 from chapar.services import passwords
 from chapar.services.deps import SESSIONS_TOPIC, Deps
 from chapar.services.limits import LimitGuard, ip_key, number_range, subnet_key
-from chapar.services.sms_delivery import SmsDelivery
+from chapar.services.sms_delivery import PendingSms, SmsDelivery
 
 log = structlog.get_logger(__name__)
 CODE_DIGITS = 6
@@ -183,19 +184,27 @@ class AuthService:
             await self.guard.spend((L.sms_per_range, number_range(phone)), (L.sms_global, "all"))
 
     # -- delivery -----------------------------------------------------------------------
-    async def _deliver(self, phone: str, code: str, type_: m.CodeType) -> None:
-        """Queue an SMS or call code in the durable outbox (services/sms_delivery.py): the
-        call returns once the code is safely stored; providers, failover and retries
-        happen in the background and survive a restart."""
+    def _outbox(self, phone: str, code: str, type_: m.CodeType) -> PendingSms | None:
+        """The outbox row of an SMS or call code (services/sms_delivery.py), to be written in
+        the same transaction as the code itself: one commit per request, and a code that is
+        stored is a code that will be sent. Providers, failover and retries happen in the
+        background and survive a restart. None for in-app codes (nothing to send)."""
+        if type_ == "app":
+            return None
         kind: Literal["sms", "call"] = "call" if type_ == "call" else "sms"
-        await self.sms.enqueue(
-            phone,
-            sms_text(code, type_),
-            kind,
-            code=code,
-            ttl=self.s.code_ttl_seconds,
-            wait=self.s.sms_send_wait_ms / 1000,
+        return self.sms.outbox_write(
+            phone, sms_text(code, type_), kind, code=code, ttl=self.s.code_ttl_seconds
         )
+
+    async def _queued(self, pending: PendingSms | None) -> None:
+        """After the commit: start the send (and in development wait for its first attempt,
+        so the console outbox can be read as soon as the call returns)."""
+        if pending is None:
+            return
+        task = self.sms.queued(pending)
+        wait = self.s.sms_send_wait_ms / 1000
+        if task is not None and wait > 0:
+            await asyncio.wait({task}, timeout=wait)
 
     # -- codes --------------------------------------------------------------------------
     async def send_code(self, p: m.SendCode, ip: str = "") -> m.SentCode:
@@ -220,6 +229,7 @@ class AuthService:
         code = self.s.test_code if test else self.d.random.digits(CODE_DIGITS)
         hash_ = self.d.random.token(16)
         pushes: log_db.Pushes = []
+        outbox = None if test else self._outbox(phone, code, type_)
 
         def write(tx: Tx) -> int | None:
             last = db.latest_code_at(tx, phone)
@@ -230,14 +240,15 @@ class AuthService:
                 uid, _ = db.account_of(tx, phone)
                 if uid is not None:
                     db.post_system_message(tx, uid, app_code_text(code), now, pushes)
+            if outbox is not None:
+                outbox(tx)
             return None
 
         wait = await self.d.store.write(write)
         if wait is not None:
             raise _cooldown(wait)
         await self.d.push(pushes)
-        if type_ != "app" and not test:
-            await self._deliver(phone, code, type_)
+        await self._queued(outbox)
         return m.SentCode(phone_code_hash=hash_, type=type_, next_type=next_type, timeout=resend)
 
     async def resend_code(self, p: m.ResendCode, ip: str = "") -> m.SentCode:
@@ -263,14 +274,19 @@ class AuthService:
         if not test:
             await self._spend_send(phone, type_)
         code = self.s.test_code if test else self.d.random.digits(CODE_DIGITS)
+        outbox = None if test else self._outbox(phone, code, type_)
 
         def write(tx: Tx) -> bool:
-            return db.resend_code(tx, p.phone_code_hash, row.type, code, type_, next_type, now, ttl)
+            renewed = db.resend_code(
+                tx, p.phone_code_hash, row.type, code, type_, next_type, now, ttl
+            )
+            if renewed and outbox is not None:
+                outbox(tx)
+            return renewed
 
         if not await self.d.store.write(write):
             raise FloodWait(resend, "the code was just sent again; wait")
-        if not test:
-            await self._deliver(phone, code, type_)
+        await self._queued(outbox)
         return m.SentCode(
             phone_code_hash=p.phone_code_hash, type=type_, next_type=next_type, timeout=resend
         )
