@@ -3,9 +3,9 @@ batch into runs of operations that can be written together, and handing each ope
 outcome back to the event loop once the batch is committed.
 
 Batchable operations: an operation whose class has ``run_many(tx, ops) -> results`` (see
-``services.messages.PrivateSend``) may be run together with its neighbours of the same
-class in the batch, all inside one SAVEPOINT, writing the rows of all of them in a few
-statements. If ``run_many`` raises, the store rolls the group back to that savepoint and
+``services.messages.PrivateSend`` and ``services.chat_messages.ChatPost``) may be run
+together with its neighbours of the same class in the batch, all inside one SAVEPOINT,
+writing the rows of all of them in a few statements. If ``run_many`` raises, the store rolls the group back to that savepoint and
 runs each operation alone (``op(tx)``, with a savepoint each) as it would any other, so an
 operation that must fail fails alone and with its own error. ``run_many`` must therefore
 change nothing outside the transaction (no pushes, no caller-visible state) until it has

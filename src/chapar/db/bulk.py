@@ -17,7 +17,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from chapar.ports.store import Row, Tx
+from chapar.ports.store import Params, Row, Tx
 
 MAX_ROWS = 128
 
@@ -40,10 +40,21 @@ def _flat(rows: Sequence[Sequence[Any]]) -> list[Any]:
     return [x for r in rows for x in r]
 
 
+def send(tx: Tx, sql: str, params: Params = ()) -> None:
+    """Run a statement whose row count the caller does not need. On an engine that can
+    (PostgreSQL's pipeline mode: ``PgTx.send``) this does not wait for the server; an
+    error still fails the operation that sent it, at its end at the latest."""
+    run = getattr(tx, "send", None)
+    if run is None:
+        tx.execute(sql, params)
+    else:
+        run(sql, params)
+
+
 def insert(tx: Tx, head: str, template: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
     """``head VALUES template, template, … tail`` for every row."""
     for part in pieces(rows):
-        tx.execute(f"{head} VALUES {values(template, len(part))}{tail}", _flat(part))
+        send(tx, f"{head} VALUES {values(template, len(part))}{tail}", _flat(part))
 
 
 def fetch_with(
@@ -56,3 +67,9 @@ def fetch_with(
             f"WITH {cte} AS (VALUES {values(template, len(part))}) {body}", _flat(part)
         )
     return out
+
+
+def send_with(tx: Tx, cte: str, template: str, rows: Sequence[Sequence[Any]], body: str) -> None:
+    """fetch_with for a statement whose rows (and row count) the caller does not need."""
+    for part in pieces(rows):
+        send(tx, f"WITH {cte} AS (VALUES {values(template, len(part))}) {body}", _flat(part))

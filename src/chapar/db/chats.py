@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from chapar.db import bulk
 from chapar.db.messages import media_wire
 from chapar.domain.persian import normalize
 from chapar.domain.rights import Member
@@ -206,7 +207,8 @@ def set_read(tx: Tx, chat_id: int, user_id: int, max_id: int) -> None:
 
 
 def set_last_post(tx: Tx, chat_id: int, user_id: int, now: int) -> None:
-    tx.execute(
+    bulk.send(
+        tx,
         "UPDATE chat_members SET last_post_at = ? WHERE chat_id = ? AND user_id = ?",
         (now, chat_id, user_id),
     )
@@ -258,7 +260,8 @@ def allocate_message(tx: Tx, chat_id: int, now: int) -> tuple[int, int]:
 
 def append(tx: Tx, chat_id: int, pts: int, update: Update, pushes: Pushes) -> None:
     data = _enc.encode(update)
-    tx.execute(
+    bulk.send(
+        tx,
         "INSERT INTO chat_updates (chat_id, pts, data) VALUES (?, ?, ?)",
         (chat_id, pts, data.decode()),
     )
@@ -333,7 +336,8 @@ def _msg(r: Row) -> ChatMessageRow:
 
 
 def insert_message(tx: Tx, m: ChatMessageRow, random_id: int | None) -> None:
-    tx.execute(
+    bulk.send(
+        tx,
         "INSERT INTO chat_messages (chat_id, id, from_id, text, date, edit_date, reply_to_id,"
         " random_id, fwd_from, action, post_author, views, media, pts)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -354,6 +358,84 @@ def insert_message(tx: Tx, m: ChatMessageRow, random_id: int | None) -> None:
             m.pts,
         ),
     )
+
+
+_INSERT_MESSAGE_HEAD = (
+    "INSERT INTO chat_messages (chat_id, id, from_id, text, date, edit_date, reply_to_id,"
+    " random_id, fwd_from, action, post_author, views, media, pts)"
+)
+
+
+def insert_messages(tx: Tx, rows: list[tuple[object, ...]]) -> None:
+    """insert_message for many: rows in its column order, random_id included."""
+    bulk.insert(tx, _INSERT_MESSAGE_HEAD, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def messages_by_random_ids(
+    tx: Tx, keys: list[tuple[int, int, int]]
+) -> dict[tuple[int, int, int], ChatMessageRow]:
+    """message_by_random_id for many (chat_id, from_id, random_id) keys, by key."""
+    rows = bulk.fetch_with(
+        tx,
+        "q(c, f, r)",
+        "(?, ?, ?)",
+        keys,
+        f"SELECT {MSG_COLS}, random_id FROM q JOIN chat_messages"
+        " ON chat_id = q.c AND from_id = q.f AND random_id = q.r",
+    )
+    return {(int(r[0]), int(r[2]), int(r[13])): _msg(r[:13]) for r in rows}
+
+
+def members_with_last_post(
+    tx: Tx, keys: list[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[Member, int]]:
+    """member() and read_state()'s last_post_at for many (chat_id, user_id) keys; keys
+    without a member row are missing."""
+    rows = bulk.fetch_with(
+        tx,
+        "q(c, u)",
+        "(?, ?)",
+        keys,
+        "SELECT chat_id, user_id, role, rights, restrictions, until_date, last_post_at"
+        " FROM q JOIN chat_members ON chat_id = q.c AND user_id = q.u",
+    )
+    return {
+        (int(r[0]), int(r[1])): (Member(r[2], int(r[3]), int(r[4]), int(r[5])), int(r[6]))
+        for r in rows
+    }
+
+
+def allocate_messages(tx: Tx, wants: dict[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
+    """allocate_message ``n`` times for each chat (``wants``: chat -> (n, date of the
+    last)) in one statement; answers each chat's new (pts, last_msg_id), the highest of
+    its range."""
+    rows = bulk.fetch_with(
+        tx,
+        "v(c, n, d)",
+        "(?, ?, ?)",
+        [(c, n, d) for c, (n, d) in wants.items()],
+        "UPDATE chats SET pts = pts + v.n, last_msg_id = last_msg_id + v.n, last_msg_date = v.d"
+        " FROM v WHERE chats.id = v.c RETURNING id, pts, last_msg_id",
+    )
+    return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+
+def set_last_posts(tx: Tx, posts: dict[tuple[int, int], int]) -> None:
+    """set_last_post for many: (chat_id, user_id) -> time, one entry per member."""
+    bulk.send_with(
+        tx,
+        "v(c, u, t)",
+        "(?, ?, ?)",
+        [(c, u, t) for (c, u), t in posts.items()],
+        "UPDATE chat_members SET last_post_at = v.t FROM v"
+        " WHERE chat_members.chat_id = v.c AND chat_members.user_id = v.u",
+    )
+
+
+def append_many(tx: Tx, rows: list[tuple[int, int, str]]) -> None:
+    """Already encoded updates, (chat_id, pts, JSON) each, into the chats' logs; the
+    caller numbered them and pushes them after commit."""
+    bulk.insert(tx, "INSERT INTO chat_updates (chat_id, pts, data)", "(?, ?, ?)", rows)
 
 
 def encode_json(value: FwdFrom | MessageAction | None) -> str | None:

@@ -26,8 +26,10 @@ def next_pts(tx: Tx, user_id: int) -> int:
 def append(tx: Tx, user_id: int, pts: int, update: Update, pushes: Pushes) -> bytes:
     """Store an update the caller numbered with pts (from next_pts or a combined counter)."""
     data = _enc.encode(update)
-    tx.execute(
-        "INSERT INTO updates (user_id, pts, data) VALUES (?, ?, ?)", (user_id, pts, data.decode())
+    bulk.send(
+        tx,
+        "INSERT INTO updates (user_id, pts, data) VALUES (?, ?, ?)",
+        (user_id, pts, data.decode()),
     )
     pushes.append((user_topic(user_id), data))
     return data

@@ -4,13 +4,15 @@ per-user writes are mentions and read positions, which go to the users' own logs
 
 from __future__ import annotations
 
+import msgspec
+
 from chapar import metrics
 from chapar.db import chats as db
 from chapar.db import log, search
 from chapar.db import users as users_db
 from chapar.domain import text as texts
-from chapar.domain.rights import Right
-from chapar.errors import BadRequest, FloodWait, Forbidden
+from chapar.domain.rights import Member, Right
+from chapar.errors import BadRequest, Conflict, FloodWait, Forbidden
 from chapar.ports.bus import chat_topic
 from chapar.ports.store import Tx
 from chapar.protocol import chat_methods as cm
@@ -33,7 +35,10 @@ from chapar.protocol.types import (
 )
 from chapar.services.auth import AuthContext
 from chapar.services.chats import ChatsService, load_member, load_visible, post_service
-from chapar.services.deps import Deps, Moves
+from chapar.services.deps import TRANSACT_ATTEMPTS, Deps, Moves
+
+_CHAT = metrics.MESSAGES.labels("chat")
+_enc = msgspec.json.Encoder()
 
 
 def with_reactions(
@@ -96,8 +101,9 @@ class ChatMessagesService:
             media,
             pts,
         )
+        # The writes that need no answer first, then the search index (whose statement
+        # waits): on PostgreSQL the writer's pipeline sends them all in one round trip.
         db.insert_message(tx, row, random_id)
-        search.index(tx, [f"c{chat_id}"], search.chat_doc(chat_id, msg_id), text)
         db.set_last_post(tx, chat_id, me, now)
         db.append(
             tx,
@@ -106,6 +112,7 @@ class ChatMessagesService:
             UpdateNewChannelMessage(chat_id, row.to_wire(None, None, chat.broadcast), pts),
             pushes,
         )
+        search.index(tx, [f"c{chat_id}"], search.chat_doc(chat_id, msg_id), text)
         self._mentions(tx, chat_id, me, msg_id, text, pushes)
         return m.SentMessage(message=row.to_wire(me, None, chat.broadcast), pts=pts)
 
@@ -122,15 +129,32 @@ class ChatMessagesService:
     async def send(self, ctx: AuthContext, chat_id: int, p: m.SendMessage) -> m.SentMessage:
         body = texts.message_text(p.text, self.d.settings.max_message_length)
         now = self.d.now()
+        if p.reply_to is not None:
 
-        def fn(tx: Tx, pushes: log.Pushes, moves: Moves) -> m.SentMessage:
-            return self.post(
-                tx, ctx.user_id, chat_id, body, p.random_id, p.reply_to, None, now, pushes
-            )
+            def fn(tx: Tx, pushes: log.Pushes, moves: Moves) -> m.SentMessage:
+                return self.post(
+                    tx, ctx.user_id, chat_id, body, p.random_id, p.reply_to, None, now, pushes
+                )
 
-        result = await self.chats.write(fn)
-        metrics.MESSAGES.labels("chat").inc()
-        return result
+            result = await self.chats.write(fn)
+            _CHAT.inc()
+            return result
+        # Deps.transact's loop (a post moves no one), with an operation the writer can
+        # group (ChatPost).
+        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
+            op = ChatPost(self, ctx.user_id, chat_id, body, p.random_id, now)
+            try:
+                result = await self.d.store.write(op)
+            except Conflict:  # another node took this random_id first: find its answer
+                if attempt == TRANSACT_ATTEMPTS:
+                    raise
+                continue
+            pushes = op.pushes if op.group is None else op.group.take()
+            if pushes:
+                await self.d.push(pushes)
+            _CHAT.inc()
+            return result
+        raise AssertionError("unreachable")
 
     async def history(self, ctx: AuthContext, chat_id: int, p: m.GetHistory) -> m.History:
         me, now = ctx.user_id, self.d.now()
@@ -301,3 +325,147 @@ class ChatMessagesService:
             return cm.MessagesViews(views=[found.get(i, 0) for i in ids])
 
         return await self.chats.write(fn)
+
+
+class _RunAlone(Exception):
+    """A group of posts needs the one-at-a-time path (a post must fail alone)."""
+
+
+class _PostedTogether:
+    """The posts one group commit wrote together; their pushes are published once, by the
+    first of their callers to resume after the commit (as services.messages does for
+    private sends): a chat's members get the group's posts to it in one push."""
+
+    __slots__ = ("ops", "published")
+
+    def __init__(self, ops: list[ChatPost]) -> None:
+        self.ops = ops
+        self.published = False
+
+    def take(self) -> log.Pushes | None:
+        """Every push of the group the first time, None after."""
+        if self.published:
+            return None
+        self.published = True
+        return [p for op in self.ops for p in op.pushes]
+
+
+class ChatPost:
+    """A plain post (no reply, forward or media) to a group or channel, as an operation
+    for the store's writer. Alone it is ChatMessagesService.post; neighbours in one group
+    commit are written together by run_many (see adapters/group_commit.py): the same
+    rows, in about eight statements for the whole group instead of about ten per post."""
+
+    __slots__ = ("body", "chat_id", "group", "me", "now", "pushes", "random_id", "svc")
+
+    def __init__(
+        self, svc: ChatMessagesService, me: int, chat_id: int, body: str, random_id: int, now: int
+    ) -> None:
+        self.svc, self.me, self.chat_id, self.body = svc, me, chat_id, body
+        self.random_id, self.now = random_id, now
+        self.pushes: log.Pushes = []
+        self.group: _PostedTogether | None = None  # set by run_many
+
+    def __call__(self, tx: Tx) -> m.SentMessage:
+        return self.svc.post(
+            tx, self.me, self.chat_id, self.body, self.random_id, None, None, self.now, self.pushes
+        )
+
+    @staticmethod
+    def run_many(tx: Tx, ops: list[ChatPost]) -> list[m.SentMessage]:
+        return post_many(tx, ops)
+
+
+def post_many(tx: Tx, ops: list[ChatPost]) -> list[m.SentMessage]:
+    """ChatMessagesService.post for many plain posts at once, with the same outcome as
+    running them one after another in this order: the same rows, pts and ids (gapless per
+    chat), the same answers to repeated random_ids (also within the group), the same
+    pushes. Raises _RunAlone (having pushed nothing) when a post must fail (no such chat,
+    not a member, may not post, slow mode), so that each one runs alone and only it fails."""
+    first = db.messages_by_random_ids(
+        tx, list(dict.fromkeys((op.chat_id, op.me, op.random_id) for op in ops))
+    )
+    chats = {c.id: c for c in db.get_many(tx, list(dict.fromkeys(op.chat_id for op in ops)))}
+    members = db.members_with_last_post(tx, list(dict.fromkeys((op.chat_id, op.me) for op in ops)))
+    last_post = {k: last for k, (_, last) in members.items()}
+    counts: dict[int, tuple[int, int]] = {}  # chat -> (new posts, date of the last)
+    seen: set[tuple[int, int, int]] = set()
+    for op in ops:  # the checks of post (load_member, rights, slow mode), in order
+        chat = chats.get(op.chat_id)
+        if chat is None:
+            raise _RunAlone("no such chat")
+        member, _ = members.get((op.chat_id, op.me), (Member(None), 0))
+        if member.is_banned(op.now) or not member.is_member():
+            raise _RunAlone("not a member")
+        key = (op.chat_id, op.me, op.random_id)
+        if key in first or key in seen:
+            continue  # a retry: answered below, nothing new
+        if not member.may_post(chat.broadcast, op.now):
+            raise _RunAlone("may not post")
+        slow = chat.slow_mode_seconds if member.role == "member" else 0
+        if slow and last_post[(op.chat_id, op.me)] + slow - op.now > 0:
+            raise _RunAlone("slow mode")
+        seen.add(key)
+        last_post[(op.chat_id, op.me)] = op.now
+        n, _ = counts.get(op.chat_id, (0, 0))
+        counts[op.chat_id] = (n + 1, op.now)
+    heads = db.allocate_messages(tx, counts) if counts else {}
+    if len(heads) != len(counts):
+        raise _RunAlone("a chat is gone")
+    # Each chat's range of pts and ids ends at the head allocate_messages returned.
+    nxt = {c: (pts - counts[c][0], mid - counts[c][0]) for c, (pts, mid) in heads.items()}
+    rows: list[tuple[object, ...]] = []
+    updates: list[tuple[int, int, str]] = []
+    docs: list[tuple[list[str], int, str]] = []
+    posted: dict[tuple[int, int], int] = {}
+    pushed: list[tuple[ChatPost, int, log.Pushes]] = []
+    answers: dict[tuple[int, int, int], m.SentMessage] = {}
+    results: list[m.SentMessage] = []
+    for op in ops:
+        chat = chats[op.chat_id]
+        key = (op.chat_id, op.me, op.random_id)
+        if key in answers:
+            results.append(answers[key])
+            continue
+        row_first = first.get(key)
+        if row_first is not None:  # sent before the group: its first result
+            pts = row_first.pts or nxt.get(op.chat_id, (chat.pts, 0))[0]
+            wire = row_first.to_wire(op.me, None, chat.broadcast)
+            results.append(m.SentMessage(message=wire, pts=pts))
+            continue
+        pts, msg_id = nxt[op.chat_id]
+        pts, msg_id = pts + 1, msg_id + 1
+        nxt[op.chat_id] = (pts, msg_id)
+        author = None
+        if chat.broadcast and chat.signatures:
+            me_user = users_db.get(tx, op.me, op.me)
+            author = f"{me_user.first_name} {me_user.last_name}".strip() if me_user else None
+        row = db.ChatMessageRow(
+            op.chat_id, msg_id, op.me, op.body, op.now, None, None, None, None, author, 0, None, pts
+        )
+        rows.append((
+            op.chat_id, msg_id, op.me, op.body, op.now, None, None, op.random_id, None, None,
+            author, 0, None, pts,
+        ))  # fmt: skip
+        docs.append(([f"c{op.chat_id}"], search.chat_doc(op.chat_id, msg_id), op.body))
+        posted[(op.chat_id, op.me)] = op.now
+        data = _enc.encode(
+            UpdateNewChannelMessage(op.chat_id, row.to_wire(None, None, chat.broadcast), pts)
+        )
+        updates.append((op.chat_id, pts, data.decode()))
+        pushed.append((op, msg_id, [(chat_topic(op.chat_id), data)]))
+        answers[key] = m.SentMessage(message=row.to_wire(op.me, None, chat.broadcast), pts=pts)
+        results.append(answers[key])
+    db.insert_messages(tx, rows)
+    db.set_last_posts(tx, posted)
+    db.append_many(tx, updates)
+    search.index_many(tx, docs)
+    for op, msg_id, items in pushed:  # each post's mentions, after its own push, in order
+        op.svc._mentions(tx, op.chat_id, op.me, msg_id, op.body, items)
+    # Everything is written: only now hand the pushes over (see _RunAlone).
+    for op, _, items in pushed:
+        op.pushes += items
+    group = _PostedTogether([op for op, _, _ in pushed])
+    for op in ops:
+        op.group = group
+    return results

@@ -43,10 +43,20 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def pg_sql(sql: str) -> str:
-    """Rewrite the shared dialect's ``?`` placeholders for psycopg (``%s``)."""
-    return sql.replace("%", "%%").replace("?", "%s")
+    """Rewrite the shared dialect's ``?`` placeholders as PostgreSQL's own ``$1, $2, …``.
+
+    The connections use psycopg's RawCursor, which sends the text as it is: psycopg's
+    ``%s`` queries are parsed on the client, and for statements of more than 50
+    parameters (the multi-row inserts of db/bulk.py) on every execution, uncached."""
+    parts = sql.split("?")
+    if len(parts) == 1:
+        return sql
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:], 1):
+        out += (f"${i}", part)
+    return "".join(out)
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -64,6 +74,9 @@ def split_url(url: str) -> tuple[str, str | None]:
 # this commit has released what the other side waits for. Failing the whole batch, as
 # for a lost connection, would refuse every operation in it with a 503.
 _LOST_RACE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+# Operational errors that end one operation, not the connection: a lost race, and the
+# statements the server skipped after an operation's error (pipeline mode).
+_OP_ERRORS = (*_LOST_RACE, psycopg.errors.PipelineAborted)
 
 
 class _StaleConnection(psycopg.OperationalError):
@@ -71,23 +84,49 @@ class _StaleConnection(psycopg.OperationalError):
 
 
 class PgTx:
-    __slots__ = ("_cur",)
+    """The writer's transactions run in psycopg's pipeline mode (``pipe``): a statement
+    is sent without waiting for the server unless its answer is needed, so the writes
+    an operation queues (``send``), its SAVEPOINT and RELEASE cost no round trip each;
+    fetching a result, ``execute`` (whose caller wants the row count) and the end of an
+    operation wait for everything sent before. Readers run without a pipeline."""
+
+    __slots__ = ("_cur", "_pipe", "pending")
     dialect = "postgresql"
 
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cur: psycopg.Cursor[Any], pipe: psycopg.Pipeline | None = None) -> None:
         self._cur = cur
+        self._pipe = pipe
+        self.pending = False  # statements sent whose outcome is not known yet
 
     def execute(self, sql: str, params: Params = ()) -> int:
         self._cur.execute(pg_sql(sql), params)
+        if self._pipe is not None:
+            self.pending = False
+            self._pipe.sync()
         return self._cur.rowcount
+
+    def send(self, sql: str, params: Params = ()) -> None:
+        """execute() for a caller that needs no row count: in pipeline mode it does not
+        wait; an error it meets is raised by a later statement or at the operation's end
+        (its savepoint), so it still fails only its own operation."""
+        self._cur.execute(pg_sql(sql), params)
+        if self._pipe is not None:
+            self.pending = True
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         self._cur.execute(pg_sql(sql), params)
+        self.pending = False
         row: Row | None = self._cur.fetchone()
         return row
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        self._cur.execute(pg_sql(sql), params)
+        # A join of a VALUES list against a table (db/bulk.fetch_with) is planned at each
+        # run, not prepared: a generic plan made while the table was small (a new
+        # database) keeps its sequential scan after the table has grown, until autovacuum
+        # next analyses it; looking up a group's random_ids then scanned every message.
+        prepare = False if sql.startswith("WITH ") else None
+        self._cur.execute(pg_sql(sql), params, prepare=prepare)
+        self.pending = False
         return self._cur.fetchall()
 
 
@@ -108,7 +147,16 @@ class PostgresStore:
         self._closed = False
 
     def _connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=int(self.connect_timeout))
+        conn = psycopg.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=int(self.connect_timeout),
+            cursor_factory=psycopg.RawCursor,
+        )
+        # Every statement text of the server stays prepared (bulk inserts alone are a
+        # few dozen texts, one per piece size): psycopg's default of 100 evicted and
+        # re-prepared them over and over.
+        conn.prepared_max = 1000
         if self.schema:
             conn.execute(f'SET search_path TO "{self.schema}"')
         with self._lock:
@@ -161,7 +209,6 @@ class PostgresStore:
         outcomes: list[Outcome] = []
         started = time.perf_counter()
         with conn.cursor() as cur:
-            tx = PgTx(cur)
             try:
                 cur.execute("BEGIN")
             except psycopg.OperationalError as e:
@@ -169,29 +216,31 @@ class PostgresStore:
                     raise _StaleConnection(str(e)) from e
                 raise
             try:
-                for kind, jobs in runs(batch):
-                    if kind is not None and self._run_group(cur, tx, kind, jobs, outcomes):
-                        continue
-                    for fn, fut in jobs:
-                        cur.execute("SAVEPOINT op")
-                        try:
-                            result = fn(tx)
-                        except BaseException as e:  # the caller gets it; the batch goes on
-                            if isinstance(e, psycopg.OperationalError) and not isinstance(
-                                e, _LOST_RACE
-                            ):
-                                raise  # the connection is gone: the whole batch fails
-                            cur.execute("ROLLBACK TO SAVEPOINT op")
-                            cur.execute("RELEASE SAVEPOINT op")
-                            if isinstance(e, (psycopg.errors.UniqueViolation, *_LOST_RACE)):
-                                conflict = Conflict("CONFLICT", f"a concurrent change won: {e}")
-                                conflict.__cause__ = e
-                                e = conflict
-                            outcomes.append((fut, None, e))
-                        else:
-                            cur.execute("RELEASE SAVEPOINT op")
-                            outcomes.append((fut, result, None))
-                cur.execute("COMMIT")
+                with conn.pipeline() as pipe:
+                    tx = PgTx(cur, pipe)
+                    for kind, jobs in runs(batch):
+                        if kind is not None and self._run_group(pipe, tx, kind, jobs, outcomes):
+                            continue
+                        for fn, fut in jobs:
+                            tx.send("SAVEPOINT op")
+                            try:
+                                result = fn(tx)
+                                self._release(pipe, tx)
+                            except BaseException as e:  # the caller gets it; the batch goes on
+                                if isinstance(e, psycopg.OperationalError) and not isinstance(
+                                    e, _OP_ERRORS
+                                ):
+                                    raise  # the connection is gone: the whole batch fails
+                                self._roll_back(pipe, tx)
+                                if isinstance(e, (psycopg.errors.UniqueViolation, *_LOST_RACE)):
+                                    conflict = Conflict("CONFLICT", f"a concurrent change won: {e}")
+                                    conflict.__cause__ = e
+                                    e = conflict
+                                outcomes.append((fut, None, e))
+                            else:
+                                outcomes.append((fut, result, None))
+                    tx.send("COMMIT")
+                    pipe.sync()
                 observe("postgresql", started, len(batch))
             except psycopg.OperationalError:
                 raise
@@ -204,25 +253,60 @@ class PostgresStore:
                 outcomes = [(fut, None, err) for _, fut in batch]
         self._settle(outcomes)
 
+    @staticmethod
+    def _release(pipe: psycopg.Pipeline, tx: PgTx) -> None:
+        """End an operation that returned: its RELEASE, and the outcome of every statement
+        it sent without waiting (an error among them is the operation's own)."""
+        pending = tx.pending
+        tx.send("RELEASE SAVEPOINT op")
+        if pending:
+            tx.pending = False
+            pipe.sync()
+        # Else only the RELEASE is in flight (it cannot fail): the next statement that
+        # waits takes its answer too.
+
+    @staticmethod
+    def _roll_back(pipe: psycopg.Pipeline, tx: PgTx) -> None:
+        """Undo a failed operation. After an error the server skips what was sent until
+        the next sync, and psycopg raises once per sync for what it skipped: sync until
+        one passes, then go back to the operation's savepoint."""
+        for _ in range(8):
+            try:
+                pipe.sync()
+                break
+            except psycopg.OperationalError as e:
+                if not isinstance(e, _OP_ERRORS):
+                    raise
+            except psycopg.Error:
+                continue
+        tx.send("ROLLBACK TO SAVEPOINT op")
+        tx.send("RELEASE SAVEPOINT op")
+        tx.pending = False
+        pipe.sync()
+
     def _run_group(
-        self, cur: psycopg.Cursor[Any], tx: PgTx, kind: Any, jobs: list[Job], out: list[Outcome]
+        self,
+        pipe: psycopg.Pipeline,
+        tx: PgTx,
+        kind: Any,
+        jobs: list[Job],
+        out: list[Outcome],
     ) -> bool:
         """Write neighbouring operations of one batchable kind together (group_commit.runs);
         False when they must run one by one instead (the group was rolled back)."""
-        cur.execute("SAVEPOINT op")
+        tx.send("SAVEPOINT op")
         try:
             results = kind.run_many(tx, [fn for fn, _ in jobs])
+            self._release(pipe, tx)
             group: list[Outcome] = [
                 (fut, r, None) for (_, fut), r in zip(jobs, results, strict=True)
             ]
         except Exception as e:
-            if isinstance(e, psycopg.OperationalError) and not isinstance(e, _LOST_RACE):
+            if isinstance(e, psycopg.OperationalError) and not isinstance(e, _OP_ERRORS):
                 raise  # the connection is gone: the whole batch fails
-            cur.execute("ROLLBACK TO SAVEPOINT op")
-            cur.execute("RELEASE SAVEPOINT op")
+            self._roll_back(pipe, tx)
             log.debug("pg_group_run_alone", ops=len(jobs), error=repr(e))
             return False
-        cur.execute("RELEASE SAVEPOINT op")
         out += group
         return True
 
