@@ -35,7 +35,7 @@ from chapar.protocol.types import (
 )
 from chapar.services.auth import AuthContext
 from chapar.services.chats import ChatsService, load_member, load_visible, post_service
-from chapar.services.deps import TRANSACT_ATTEMPTS, Deps, Moves
+from chapar.services.deps import TRANSACT_ATTEMPTS, Deps, Moves, WrittenTogether
 
 _CHAT = metrics.MESSAGES.labels("chat")
 _enc = msgspec.json.Encoder()
@@ -331,25 +331,6 @@ class _RunAlone(Exception):
     """A group of posts needs the one-at-a-time path (a post must fail alone)."""
 
 
-class _PostedTogether:
-    """The posts one group commit wrote together; their pushes are published once, by the
-    first of their callers to resume after the commit (as services.messages does for
-    private sends): a chat's members get the group's posts to it in one push."""
-
-    __slots__ = ("ops", "published")
-
-    def __init__(self, ops: list[ChatPost]) -> None:
-        self.ops = ops
-        self.published = False
-
-    def take(self) -> log.Pushes | None:
-        """Every push of the group the first time, None after."""
-        if self.published:
-            return None
-        self.published = True
-        return [p for op in self.ops for p in op.pushes]
-
-
 class ChatPost:
     """A plain post (no reply, forward or media) to a group or channel, as an operation
     for the store's writer. Alone it is ChatMessagesService.post; neighbours in one group
@@ -364,7 +345,7 @@ class ChatPost:
         self.svc, self.me, self.chat_id, self.body = svc, me, chat_id, body
         self.random_id, self.now = random_id, now
         self.pushes: log.Pushes = []
-        self.group: _PostedTogether | None = None  # set by run_many
+        self.group: WrittenTogether | None = None  # set by run_many
 
     def __call__(self, tx: Tx) -> m.SentMessage:
         return self.svc.post(
@@ -465,7 +446,7 @@ def post_many(tx: Tx, ops: list[ChatPost]) -> list[m.SentMessage]:
     # Everything is written: only now hand the pushes over (see _RunAlone).
     for op, _, items in pushed:
         op.pushes += items
-    group = _PostedTogether([op for op, _, _ in pushed])
+    group = WrittenTogether([op for op, _, _ in pushed])
     for op in ops:
         op.group = group
     return results

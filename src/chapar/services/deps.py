@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from chapar.config import Settings
 from chapar.db.log import Pushes
@@ -72,3 +72,29 @@ def _call(fn: Callable[[Tx, Pushes, Moves], T], pushes: Pushes, moves: Moves, tx
 
 def push_frame(encoded_updates: list[bytes]) -> bytes:
     return b'{"updates":[' + b",".join(encoded_updates) + b"]}"
+
+
+class _Pushing(Protocol):
+    @property
+    def pushes(self) -> Pushes: ...
+
+
+class WrittenTogether:
+    """The operations one group commit wrote together (private sends, chat posts: see
+    adapters/group_commit.py). Their pushes are published once, by the first of their
+    callers to resume after the commit (they resume one after another in the same turn of
+    the event loop), in order: a receiver gets the group's messages to it in one frame
+    instead of one frame each."""
+
+    __slots__ = ("ops", "published")
+
+    def __init__(self, ops: Sequence[_Pushing]) -> None:
+        self.ops = ops
+        self.published = False
+
+    def take(self) -> Pushes | None:
+        """Every push of the group the first time, None after."""
+        if self.published:
+            return None
+        self.published = True
+        return [p for op in self.ops for p in op.pushes]

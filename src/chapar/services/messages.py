@@ -34,7 +34,7 @@ from chapar.protocol.types import (
 from chapar.services.auth import AuthContext
 from chapar.services.chat_messages import ChatMessagesService
 from chapar.services.chats import load_visible
-from chapar.services.deps import TRANSACT_ATTEMPTS, Deps, Moves, user_topic
+from chapar.services.deps import TRANSACT_ATTEMPTS, Deps, Moves, WrittenTogether, user_topic
 from chapar.services.dialogs import list_dialogs
 
 _PRIVATE = metrics.MESSAGES.labels("private")
@@ -101,26 +101,6 @@ class _RunAlone(Exception):
 _enc = msgspec.json.Encoder()
 
 
-class _SentTogether:
-    """The sends one group commit wrote together. Their pushes are published once, by the
-    first of their callers to resume after the commit (they resume one after another in
-    the same turn of the event loop), in order and one frame per user: a receiver gets the
-    group's messages to it in one push instead of one push each."""
-
-    __slots__ = ("ops", "published")
-
-    def __init__(self, ops: list[PrivateSend]) -> None:
-        self.ops = ops
-        self.published = False
-
-    def take(self) -> log.Pushes | None:
-        """Every push of the group the first time, None after."""
-        if self.published:
-            return None
-        self.published = True
-        return [p for op in self.ops for p in op.pushes]
-
-
 class PrivateSend:
     """A plain private send (no reply, forward or media), as an operation for the store's
     writer. Alone it is post_private; neighbours in one group commit are written together
@@ -132,7 +112,7 @@ class PrivateSend:
     def __init__(self, me: int, peer: int, body: str, random_id: int, now: int) -> None:
         self.me, self.peer, self.body, self.random_id, self.now = me, peer, body, random_id, now
         self.pushes: log.Pushes = []
-        self.group: _SentTogether | None = None  # set by run_many
+        self.group: WrittenTogether | None = None  # set by run_many
 
     def __call__(self, tx: Tx) -> m.SentMessage:
         return post_private(
@@ -222,7 +202,7 @@ def post_private_many(tx: Tx, ops: list[PrivateSend]) -> list[m.SentMessage]:
     # Everything is written: only now hand the pushes over (see _RunAlone).
     for target, items in pushed:
         target += items
-    group = _SentTogether(fresh)
+    group = WrittenTogether(fresh)
     for op in ops:
         op.group = group
     return [
