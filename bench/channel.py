@@ -69,7 +69,6 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import msgspec
 
 from bench.common import (
     LOCALHOST,
@@ -86,6 +85,9 @@ from bench.common import (
     render_table,
     summarize_us,
 )
+from bench.frames import PUSH_PREFIX, Frame
+from bench.frames import Error as FrameError
+from bench.frames import decode as decode_frame
 from bench.idle import raise_nofile, ws_count
 from bench.pairs import _q
 from chapar import logs
@@ -236,33 +238,6 @@ def rows_added(before: dict[str, int], after: dict[str, int], posts: int) -> dic
     }
 
 
-# -- frames ----------------------------------------------------------------------------------
-class _Msg(msgspec.Struct):
-    text: str = ""
-
-
-class _Update(msgspec.Struct):
-    type: str = ""
-    chat_id: int = 0
-    message: _Msg | None = None
-
-
-class _Error(msgspec.Struct):
-    type: str = ""
-    message: str = ""
-
-
-class _Frame(msgspec.Struct):
-    """Every frame the server sends; fields the benchmark does not need are skipped."""
-
-    id: int | None = None
-    ok: bool | None = None
-    error: _Error | None = None
-    updates: list[_Update] | None = None
-
-
-_decode = msgspec.json.Decoder(_Frame).decode
-_PUSH_PREFIX = b'{"updates"'
 _NEW_POST = b'"updateNewChannelMessage"'
 
 
@@ -284,7 +259,7 @@ class Poster:
 
     def __init__(self, text_bytes: int) -> None:
         self.ws: RawWebSocket | None = None
-        self.waiting: dict[int, asyncio.Future[tuple[int, _Frame]]] = {}
+        self.waiting: dict[int, asyncio.Future[tuple[int, Frame]]] = {}
         self.seq = 0
         # random_id must be new for every post, across runs too: a repeated one is a retry.
         self.random_base = random.getrandbits(30) << 32
@@ -294,9 +269,9 @@ class Poster:
         self.ws = await open_websocket(LOCALHOST, port, f"/api/ws?token={_q(token)}", self.on_text)
 
     def on_text(self, payload: bytes, now_ns: int) -> None:
-        if payload.startswith(_PUSH_PREFIX):
+        if payload.startswith(PUSH_PREFIX):
             return  # its own posts come back to it too
-        f = _decode(payload)
+        f = decode_frame(payload)
         fut = self.waiting.pop(f.id, None) if f.id is not None else None
         if fut is not None and not fut.done():
             fut.set_result((now_ns, f))
@@ -304,7 +279,7 @@ class Poster:
     async def post(self, chat_id: int, k: int, wait_s: float) -> Posted:
         assert self.ws is not None
         self.seq += 1
-        fut: asyncio.Future[tuple[int, _Frame]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[tuple[int, Frame]] = asyncio.get_running_loop().create_future()
         self.waiting[self.seq] = fut
         sent = time.monotonic_ns()
         params = {
@@ -320,7 +295,7 @@ class Poster:
             self.waiting.pop(self.seq, None)
             return Posted(sent, None, f"no answer in {wait_s:g} s")
         if not f.ok:
-            err = f.error or _Error()
+            err = f.error or FrameError()
             return Posted(sent, None, f"{err.type}: {err.message}")
         return Posted(sent, (arrived - sent) // 1000, "")
 
@@ -355,9 +330,9 @@ async def hold(share: Share, conn: Connection) -> None:
     n = len(share.targets)
 
     def on_text(payload: bytes, now_ns: int) -> None:
-        if not payload.startswith(_PUSH_PREFIX) or _NEW_POST not in payload:
+        if not payload.startswith(PUSH_PREFIX) or _NEW_POST not in payload:
             return
-        for u in _decode(payload).updates or ():
+        for u in decode_frame(payload).updates or ():
             if u.type != "updateNewChannelMessage" or u.chat_id != share.chat_id:
                 continue
             if u.message is None:

@@ -65,7 +65,6 @@ if __package__ in (None, ""):  # run as a script: make the `bench` package impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
-import msgspec
 import psycopg
 from tests.cluster import missing_tools
 
@@ -90,6 +89,9 @@ from bench.common import (
     render_table,
     summarize_us,
 )
+from bench.frames import PUSH_PREFIX
+from bench.frames import Error as FrameError
+from bench.frames import decode as decode_frame
 from bench.pairs import (
     Timeline,
     _interrupt,
@@ -138,35 +140,6 @@ class WorkerResult:
     delivered_total: int
     closed_early: int
     first_error: str = ""
-
-
-# -- frames ----------------------------------------------------------------------------------
-class _Msg(msgspec.Struct):
-    text: str = ""
-    from_id: int = 0
-
-
-class _Update(msgspec.Struct):
-    type: str = ""
-    message: _Msg | None = None
-
-
-class _Error(msgspec.Struct):
-    type: str = ""
-    message: str = ""
-
-
-class _Frame(msgspec.Struct):
-    """Every frame the server sends; fields the benchmark does not need are skipped."""
-
-    id: int | None = None
-    ok: bool | None = None
-    error: _Error | None = None
-    updates: list[_Update] | None = None
-
-
-_decode = msgspec.json.Decoder(_Frame).decode
-_PUSH_PREFIX = b'{"updates"'
 
 
 # -- the worker process ------------------------------------------------------------------------
@@ -231,15 +204,15 @@ class Client:
 
     def on_text(self, payload: bytes, now_ns: int) -> None:
         stats = self.stats
-        f = _decode(payload)
-        if not payload.startswith(_PUSH_PREFIX):
+        f = decode_frame(payload)
+        if not payload.startswith(PUSH_PREFIX):
             if f.id is None:
                 return
             self.outstanding -= 1
             if f.ok:
                 stats.acked += 1
             else:
-                err = f.error or _Error()
+                err = f.error or FrameError()
                 stats.note(f"{err.type}: {err.message}")
             if stats.sending:
                 self.send()

@@ -45,7 +45,6 @@ if __package__ in (None, ""):  # run as a script: make the `bench` package impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
-import msgspec
 from aiohttp import WSMsgType
 
 from bench.common import (
@@ -61,6 +60,8 @@ from bench.common import (
     summarize_us,
     wait_until_quiet,
 )
+from bench.frames import PUSH_PREFIX, Frame
+from bench.frames import decode as decode_frame
 
 Target = Literal["relay", "chapar"]
 TEST_CODE = "222222"
@@ -111,36 +112,6 @@ class WorkerResult:
     first_error: str = ""
 
 
-# -- frames --------------------------------------------------------------------------------------
-class _Msg(msgspec.Struct):
-    text: str = ""
-    out: bool = False
-
-
-class _Update(msgspec.Struct):
-    type: str = ""
-    message: _Msg | None = None
-
-
-class _Error(msgspec.Struct):
-    type: str = ""
-    message: str = ""
-
-
-class _Frame(msgspec.Struct):
-    """Every frame either server sends; fields the benchmark does not need are skipped."""
-
-    id: int | None = None
-    ok: bool | None = None
-    error: _Error | None = None
-    t: int | None = None  # relay frames: the send time
-    updates: list[_Update] | None = None
-
-
-_decode = msgspec.json.Decoder(_Frame).decode
-# Chapar pushes the sender's own message to all its sessions, this one included.
-_PUSH_PREFIX = b'{"updates"'
-
 Encoder = Callable[[int, int], bytes]  # (sequence number, send time ns) -> frame
 
 
@@ -167,7 +138,7 @@ def chapar_encoder(to: int, pad: bytes) -> Encoder:
     return encode
 
 
-def sent_times(f: _Frame) -> list[int]:
+def sent_times(f: Frame) -> list[int]:
     """The send times carried by a frame a receiver got (relay frame or Chapar push)."""
     if f.t is not None:
         return [f.t]
@@ -193,7 +164,7 @@ class Stats:
         self.latencies_us: array[int] = array("q")
         self.first_error = ""
 
-    def error(self, f: _Frame) -> None:
+    def error(self, f: Frame) -> None:
         self.errors += 1
         if f.error is not None:
             self.note(f"{f.error.type}: {f.error.message}")
@@ -232,9 +203,10 @@ class Sender:
             await self.send()
         async for msg in self.ws:
             data = msg.data
-            if msg.type is not WSMsgType.TEXT or data.startswith(_PUSH_PREFIX):
+            # Chapar pushes the sender's own message to all its sessions, this one included.
+            if msg.type is not WSMsgType.TEXT or data.startswith(PUSH_PREFIX):
                 continue
-            f = _decode(data)
+            f = decode_frame(data)
             if f.id is None:
                 continue
             self.outstanding -= 1
@@ -253,7 +225,7 @@ async def read_deliveries(ws: WebSocket, stats: Stats) -> None:
         if msg.type is not WSMsgType.TEXT:
             continue
         now = time.monotonic_ns()
-        for sent in sent_times(_decode(msg.data)):
+        for sent in sent_times(decode_frame(msg.data)):
             stats.delivered += 1
             if stats.measuring:
                 lat.append((now - sent) // 1000)
