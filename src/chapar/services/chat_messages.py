@@ -12,7 +12,7 @@ from chapar.db import log, search
 from chapar.db import users as users_db
 from chapar.domain import text as texts
 from chapar.domain.rights import Member, Right
-from chapar.errors import BadRequest, Conflict, FloodWait, Forbidden
+from chapar.errors import BadRequest, FloodWait, Forbidden
 from chapar.ports.bus import chat_topic
 from chapar.ports.store import Tx
 from chapar.protocol import chat_methods as cm
@@ -35,7 +35,7 @@ from chapar.protocol.types import (
 )
 from chapar.services.auth import AuthContext
 from chapar.services.chats import ChatsService, load_member, load_visible, post_service
-from chapar.services.deps import TRANSACT_ATTEMPTS, Deps, Moves, WrittenTogether
+from chapar.services.deps import Deps, Moves, WrittenTogether
 
 _CHAT = metrics.MESSAGES.labels("chat")
 _enc = msgspec.json.Encoder()
@@ -139,22 +139,13 @@ class ChatMessagesService:
             result = await self.chats.write(fn)
             _CHAT.inc()
             return result
-        # Deps.transact's loop (a post moves no one), with an operation the writer can
-        # group (ChatPost).
-        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
-            op = ChatPost(self, ctx.user_id, chat_id, body, p.random_id, now)
-            try:
-                result = await self.d.store.write(op)
-            except Conflict:  # another node took this random_id first: find its answer
-                if attempt == TRANSACT_ATTEMPTS:
-                    raise
-                continue
-            pushes = op.pushes if op.group is None else op.group.take()
-            if pushes:
-                await self.d.push(pushes)
-            _CHAT.inc()
-            return result
-        raise AssertionError("unreachable")
+        # An operation the writer may write together with its neighbours (ChatPost); a
+        # post moves no one, so no membership announcements are needed.
+        result = await self.d.write_grouped(
+            lambda: ChatPost(self, ctx.user_id, chat_id, body, p.random_id, now)
+        )
+        _CHAT.inc()
+        return result
 
     async def history(self, ctx: AuthContext, chat_id: int, p: m.GetHistory) -> m.History:
         me, now = ctx.user_id, self.d.now()

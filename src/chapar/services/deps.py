@@ -18,6 +18,7 @@ from chapar.ports.store import Store, Tx
 __all__ = ["SESSIONS_TOPIC", "Deps", "Moves", "chat_topic", "push_frame", "user_topic"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 TRANSACT_ATTEMPTS = 3
 # (user_id, chat_id, is_member_now): re-points live fan-out after commit
 Moves = list[tuple[int, int, bool]]
@@ -57,6 +58,25 @@ class Deps:
             return result
         raise AssertionError("unreachable")
 
+    async def write_grouped(self, make: Callable[[], GroupedWrite[T]]) -> T:
+        """transact's loop for an operation the store's writer may write together with its
+        neighbours of the same class (a PrivateSend, a ChatPost: adapters/group_commit.py);
+        ``make`` builds a fresh one per attempt. The group's pushes are published once, by
+        the first of its callers to resume; a lone operation publishes its own."""
+        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
+            op = make()
+            try:
+                result = await self.store.write(op)
+            except Conflict:  # another node took this random_id first: find its answer
+                if attempt == TRANSACT_ATTEMPTS:
+                    raise
+                continue
+            pushes = op.pushes if op.group is None else op.group.take()
+            if pushes:
+                await self.push(pushes)
+            return result
+        raise AssertionError("unreachable")
+
     async def push(self, pushes: Pushes) -> None:
         """Publish the updates a committed write produced, one frame per topic, in order."""
         by_topic: dict[str, list[bytes]] = {}
@@ -77,6 +97,19 @@ def push_frame(encoded_updates: list[bytes]) -> bytes:
 class _Pushing(Protocol):
     @property
     def pushes(self) -> Pushes: ...
+
+
+class GroupedWrite(Protocol[T_co]):
+    """An operation for Deps.write_grouped: called with the transaction when it runs
+    alone; ``group`` is set when the writer ran it with others."""
+
+    @property
+    def pushes(self) -> Pushes: ...
+
+    @property
+    def group(self) -> WrittenTogether | None: ...
+
+    def __call__(self, tx: Tx) -> T_co: ...
 
 
 class WrittenTogether:

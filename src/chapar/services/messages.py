@@ -15,7 +15,7 @@ from chapar.db import messages as db
 from chapar.db import users as users_db
 from chapar.db.chats import encode_json
 from chapar.domain import text as texts
-from chapar.errors import BadRequest, Conflict, Forbidden
+from chapar.errors import BadRequest, Forbidden
 from chapar.ports.store import Tx
 from chapar.protocol import chat_methods as cm
 from chapar.protocol import methods as m
@@ -34,7 +34,7 @@ from chapar.protocol.types import (
 from chapar.services.auth import AuthContext
 from chapar.services.chat_messages import ChatMessagesService
 from chapar.services.chats import load_visible
-from chapar.services.deps import TRANSACT_ATTEMPTS, Deps, Moves, WrittenTogether, user_topic
+from chapar.services.deps import Deps, Moves, WrittenTogether, user_topic
 from chapar.services.dialogs import list_dialogs
 
 _PRIVATE = metrics.MESSAGES.labels("private")
@@ -251,21 +251,10 @@ class MessagesService:
             result = await self.d.transact(write)
             _PRIVATE.inc()
             return result
-        # Deps.transact's loop, with an operation the writer can group (PrivateSend).
-        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
-            op = PrivateSend(me, peer, body, p.random_id, now)
-            try:
-                result = await self.d.store.write(op)
-            except Conflict:  # another node took this random_id first: find its answer
-                if attempt == TRANSACT_ATTEMPTS:
-                    raise
-                continue
-            pushes = op.pushes if op.group is None else op.group.take()
-            if pushes:
-                await self.d.push(pushes)
-            _PRIVATE.inc()
-            return result
-        raise AssertionError("unreachable")
+        # An operation the writer may write together with its neighbours (PrivateSend).
+        result = await self.d.write_grouped(lambda: PrivateSend(me, peer, body, p.random_id, now))
+        _PRIVATE.inc()
+        return result
 
     async def edit(self, ctx: AuthContext, p: m.EditMessage) -> m.SentMessage:
         if p.peer.chat_id is not None and p.peer.user_id is None:
