@@ -94,6 +94,20 @@ async def test_users_on_different_nodes_chat_and_groups_reach_both(
     diff = await api2.ok("updates.getDifference", {"pts": 0}, tb)
     new = [u["message"]["text"] for u in diff["updates"] if u["type"] == "updateNewMessage"]
     assert new == texts
+    # What crossed Redis shows in each node's metrics: sent by the writer's node, received
+    # by the reader's, nothing left waiting to leave.
+    sent = await metric(http, n1, "chapar_bus_published_total")
+    backlog = await metric(http, n1, "chapar_bus_publish_backlog")
+    assert sent >= 1 and backlog == 0, (sent, backlog)
+    assert await metric(http, n2, "chapar_bus_received_total") >= 1
+
+
+async def metric(http: aiohttp.ClientSession, node: ServerProcess, name: str) -> float:
+    async with http.get(f"{node.url}/metrics") as r:
+        text = await r.text()
+    values = [ln.split()[-1] for ln in text.splitlines() if ln.startswith(name + " ")]
+    assert values, f"{name} missing from {node.url}/metrics"
+    return float(values[0])
 
 
 async def test_a_resend_to_another_node_returns_the_first_result(

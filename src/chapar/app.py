@@ -84,6 +84,9 @@ def watch_bus(bus: MemoryBus | RedisBus) -> None:
     if isinstance(bus, RedisBus):
         metrics.BUS_CONNECTED.set_function(lambda: float(bus.stats.connected))
         metrics.BUS_DROPPED.set_function(lambda: float(bus.stats.dropped))
+        metrics.BUS_BACKLOG.set_function(lambda: float(bus.backlog()))
+        metrics.BUS_PUBLISHED.set_function(lambda: float(bus.stats.published))
+        metrics.BUS_RECEIVED.set_function(lambda: float(bus.stats.received))
     else:
         metrics.BUS_CONNECTED.set(1)
 

@@ -51,3 +51,10 @@ BUS_CONNECTED = Gauge("chapar_bus_connected", "1 while the event bus backend is 
 BUS_DROPPED = Gauge(
     "chapar_bus_dropped_total", "Push hints dropped because the bus was unreachable."
 )
+BUS_BACKLOG = Gauge(
+    "chapar_bus_publish_backlog", "Push hints published on this node, not yet sent to Redis."
+)
+BUS_PUBLISHED = Gauge("chapar_bus_published_total", "Push hints this node sent to Redis.")
+BUS_RECEIVED = Gauge(
+    "chapar_bus_received_total", "Push hints from Redis for topics with sessions on this node."
+)

@@ -169,6 +169,12 @@ class RedisBus:
     def topic_count(self) -> int:
         return len(self._topics)
 
+    def backlog(self) -> int:
+        """Messages published here and not yet sent to Redis: the bus's lag on this node
+        (the writer sends them in pipelined batches; a growing backlog means Redis or the
+        network cannot keep up)."""
+        return self._queue.qsize()
+
     def on_reconnect(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` each time the subscriber is back and re-subscribed after
         an outage: pushes published meanwhile never reached this node's handlers."""
