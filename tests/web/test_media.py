@@ -1,6 +1,7 @@
 """Photos and files in the web client: uploaded in 512 KiB parts and shown in the other
-browser (a photo by its thumbnail, full size on click; a file dropped on the chat as a
-download chip); an upload cut off midway resumes with the parts the server does not have."""
+browser (a photo by its thumbnail, full size on click, with the text typed before it as its
+caption; a file dropped on the chat as a download chip); an upload cut off midway resumes
+with the parts the server does not have."""
 
 from __future__ import annotations
 
@@ -113,6 +114,28 @@ def test_photo_and_file_reach_the_other_browser(
     viewer = b.locator("dialog.viewer")
     expect(viewer).to_be_visible()
     wait_image(b, "dialog.viewer .viewer-img", 800)
+    b.keyboard.press("Escape")
+    expect(viewer).to_have_count(0)
+
+    # Text typed before attaching goes as the photo's caption, and the composer is cleared.
+    # Both browsers show it under the photo (and the first photo, sent with nothing typed,
+    # still has none).
+    caption = "Sunset from the summit 🌄"
+    box = a.locator(".chat .composer-input")
+    box.fill(caption)
+    sunset = FilePayload(name="sunset.png", mimeType="image/png", buffer=photo(900, 600))
+    a.locator(".chat input[type=file]").set_input_files(files=[sunset])
+    expect(box).to_have_value("")
+    for page in (a, b):
+        sent = page.locator(".msg[data-id]", has=page.locator(".photo"))
+        expect(sent).to_have_count(2)
+        expect(sent.last.locator(".bubble.has-photo .text .body")).to_have_text(caption)
+        expect(sent.first.locator(".bubble")).to_have_class(re.compile(r"\bmedia-only\b"))
+        expect(sent.first.locator(".text")).to_have_count(0)
+    expect(a.locator(".msg[data-upload]")).to_have_count(0)
+    expect(row.locator(".chat-preview")).to_have_text(f"Ana Rostami: 📷 Photo, {caption}")
+    b.get_by_role("button", name="Open photo").last.click()
+    expect(b.locator("dialog.viewer .viewer-caption")).to_have_text(caption)
     b.keyboard.press("Escape")
     expect(viewer).to_have_count(0)
 

@@ -335,11 +335,19 @@ export class Bubbles {
 
   uploadChildren(it) {
     const up = it.up;
+    // The caption shows under the file while it goes up, as it will once sent.
+    const cls = up.caption ? `has-${up.kind}` : up.kind === 'photo' && 'media-only';
     const kids = [
       h(
         'div',
-        { class: `bubble upload-bubble${up.kind === 'photo' ? ' media-only' : ''}` },
+        { class: ['bubble', 'upload-bubble', cls].filter(Boolean).join(' ') },
         uploadView(up),
+        up.caption &&
+          h(
+            'div',
+            { class: 'text', dir: 'auto' },
+            h('span', { class: 'body', text: up.caption }),
+          ),
       ),
     ];
     if (up.state === 'failed') {

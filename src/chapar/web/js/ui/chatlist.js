@@ -105,9 +105,9 @@ export class ChatList {
       let sender = '';
       let state = null;
       if (r.pending) {
-        preview = r.pending.upload
-          ? mediaLabel({ type: r.pending.upload.kind, name: r.pending.upload.file.name })
-          : r.pending.text;
+        const up = r.pending.upload;
+        const label = up && mediaLabel({ type: up.kind, name: up.file.name });
+        preview = up ? (up.caption ? `${label}, ${up.caption}` : label) : r.pending.text;
         state = r.pending.failed || r.pending.upload?.state === 'failed' ? 'failed' : 'pending';
         if (chat?.type === 'group') sender = t('you');
       } else if (r.top) {

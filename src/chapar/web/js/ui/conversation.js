@@ -2,8 +2,9 @@
 // the messages (bubbles, date separators, service notes, replies, photos and files,
 // reactions, channel views and signatures, ticks) and the composer (Enter sends, Shift+Enter
 // breaks the line, Escape cancels a reply or an edit, the up arrow in an empty composer edits
-// one's last message; files by the attach button, drag and drop or paste). Channels show
-// subscribers a note instead of the composer; public chats not joined, a Join button.
+// one's last message; files by the attach button, drag and drop or paste, with the text
+// typed as the first file's caption). Channels show subscribers a note instead of the
+// composer; public chats not joined, a Join button.
 
 import { isMember, rightsIn } from '../core/chats.js';
 import { digits, errorText, t } from '../i18n.js';
@@ -24,6 +25,7 @@ import { confirmDialog, openMenu, pickDialog, toast } from './menu.js';
 const TYPING_EVERY_MS = 4000;
 const VIEWS_DELAY_MS = 400;
 const JUMP_PAGES = 20;
+const CAPTION_MAX = 1024; // the server's max_caption_length (config.py), in characters
 const drafts = new Map(); // chat key -> unsent text, while the tab lives
 
 export class Conversation {
@@ -619,11 +621,26 @@ export class Conversation {
   }
 
   // -- composer -------------------------------------------------------------------------
+  /** Files attached, dropped or pasted: the text typed (if any) goes as the first file's
+   * caption and the composer is cleared, as in Telegram. Not while editing (that text is
+   * the edited message's), and a text too long for a caption stays to be sent on its own. */
   sendFiles(files) {
+    if (!files.length) return;
+    let caption = this.editing ? '' : this.input.value.trim();
+    if ([...caption].length > CAPTION_MAX) {
+      caption = '';
+      toast(t('captionTooLong'));
+    } else if (caption) {
+      this.input.value = '';
+      drafts.delete(this.key);
+      if (this.lastTypingSent) this.client.setTyping(this.key, 'cancel');
+      this.lastTypingSent = 0;
+      this.autosize();
+    }
     const replyTo = this.replyTo;
     if (this.replyTo) this.cancelBar();
     this.forceBottom = true;
-    this.client.sendFiles(this.key, files, '', replyTo);
+    this.client.sendFiles(this.key, files, caption, replyTo);
   }
 
   setBar(kind, m) {
