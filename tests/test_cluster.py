@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import psycopg
 import pytest
+import redis
 
 from tests.server import Api, ServerProcess
 
@@ -43,6 +44,11 @@ def two_nodes(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
                 n.kill()
         with psycopg.connect(PG, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        # The shared Redis keeps nothing of the test (last-seen times have no expiry).
+        with redis.Redis.from_url(REDIS) as r:
+            keys = list(r.scan_iter(match=f"{schema}:*"))
+            if keys:
+                r.delete(*keys)
 
 
 async def test_users_on_different_nodes_chat_and_groups_reach_both(
