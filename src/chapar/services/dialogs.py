@@ -33,6 +33,7 @@ from chapar.services.auth import AuthContext
 from chapar.services.chat_messages import with_reactions
 from chapar.services.chats import chat_wire, load_member
 from chapar.services.deps import Deps, Moves
+from chapar.services.peers import check_user, peer_user_id
 
 # Telegram's default limit on pinned dialogs (outside folders).
 MAX_PINNED_DIALOGS = 5
@@ -137,11 +138,9 @@ def check_peer(tx: Tx, me: int, peer: Peer, now: int) -> PeerKey:
     if peer.chat_id is not None and peer.user_id is None:
         load_member(tx, peer.chat_id, me, now)
         return (CHAT, peer.chat_id)
-    if peer.chat_id is not None or peer.user_id is None:
-        raise BadRequest("PEER_ID_INVALID", 'give exactly one of "user_id" or "chat_id"')
-    if not users_db.exists(tx, peer.user_id):
-        raise BadRequest("PEER_ID_INVALID", "no such user")
-    return (USER, peer.user_id)
+    user_id = peer_user_id(peer)
+    check_user(tx, user_id)
+    return (USER, user_id)
 
 
 def in_list(tx: Tx, me: int, key: PeerKey) -> bool:

@@ -37,6 +37,7 @@ from chapar.services.chat_messages import ChatMessagesService
 from chapar.services.chats import load_member, load_visible
 from chapar.services.deps import Deps
 from chapar.services.messages import post_private
+from chapar.services.peers import not_one_peer
 
 log = structlog.get_logger(__name__)
 _enc = msgspec.json.Encoder()
@@ -216,7 +217,7 @@ class MediaService:
     async def send(self, ctx: AuthContext, p: cm.SendMedia) -> m.SentMessage:
         me, now = ctx.user_id, self.d.now()
         if (p.peer.user_id is None) == (p.peer.chat_id is None):
-            raise BadRequest("PEER_ID_INVALID", 'give exactly one of "user_id" or "chat_id"')
+            raise not_one_peer()
         if len(p.caption) > self.s.max_caption_length or "\x00" in p.caption:
             raise BadRequest(
                 "MEDIA_CAPTION_TOO_LONG",

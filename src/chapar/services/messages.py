@@ -36,19 +36,9 @@ from chapar.services.chat_messages import ChatMessagesService
 from chapar.services.chats import load_visible
 from chapar.services.deps import Deps, Moves, WrittenTogether, user_topic
 from chapar.services.dialogs import list_dialogs
+from chapar.services.peers import check_user, peer_user_id
 
 _PRIVATE = metrics.MESSAGES.labels("private")
-
-
-def peer_user_id(peer: Peer) -> int:
-    if peer.chat_id is not None or peer.user_id is None:
-        raise BadRequest("PEER_ID_INVALID", 'give exactly one of "user_id" or "chat_id"')
-    return peer.user_id
-
-
-def _check_peer(tx: Tx, user_id: int) -> None:
-    if not users_db.exists(tx, user_id):
-        raise BadRequest("PEER_ID_INVALID", "no such user")
 
 
 def post_private(
@@ -344,7 +334,7 @@ class MessagesService:
         def write(tx: Tx) -> m.AffectedMessages:
             dialog = db.get_dialog(tx, me, peer)
             if dialog is None:
-                _check_peer(tx, peer)
+                check_user(tx, peer)
                 return m.AffectedMessages(pts=log.current_pts(tx, me), pts_count=0)
             upto = dialog.top_message if p.max_id == 0 else min(p.max_id, dialog.top_message)
             if upto <= dialog.read_inbox_max_id:
@@ -377,7 +367,7 @@ class MessagesService:
             raise BadRequest("ADD_OFFSET_INVALID", "add_offset must not be below -limit")
 
         def read(tx: Tx) -> m.History:
-            _check_peer(tx, peer)
+            check_user(tx, peer)
             rows = db.history(tx, me, peer, p.offset_id, p.add_offset, p.limit)
             return m.History(
                 messages=[r.to_wire() for r in rows],

@@ -16,6 +16,7 @@ from chapar.services.auth import AuthContext
 from chapar.services.chat_messages import with_reactions
 from chapar.services.chats import chat_wire, load_visible
 from chapar.services.deps import Deps
+from chapar.services.peers import not_one_peer
 
 CANDIDATES = 200
 
@@ -43,7 +44,7 @@ class SearchService:
             elif p.peer.user_id is not None and p.peer.chat_id is None:
                 scopes, also = [f"u{me}"], f"u{p.peer.user_id}"
             else:
-                raise BadRequest("PEER_ID_INVALID", 'give exactly one of "user_id" or "chat_id"')
+                raise not_one_peer()
             found = self._load(tx, me, search.search(tx, scopes, p.q, CANDIDATES, also))
             if p.peer is not None and p.peer.user_id is not None:
                 found = [m for m in found if m.peer.user_id == p.peer.user_id]
