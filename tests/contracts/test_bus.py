@@ -8,7 +8,6 @@ a probe published after it on the same publisher, which Redis delivers in order.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -17,52 +16,27 @@ import pytest
 from chapar.adapters.memory.bus import MemoryBus
 from chapar.adapters.redis.bus import RedisBus
 from chapar.ports.bus import EventBus, Handler
+from tests.contracts.backends import KINDS, Backend, open_backend
 
-REDIS_URL = os.environ.get("CHAPAR_TEST_REDIS_URL")
 WAIT_SECONDS = 10.0
 
 
-class Backend:
-    """Makes buses ("nodes") that share one backend: one Redis, or nothing for memory."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        # A channel prefix per test: tests stay independent on the shared Redis.
-        self.prefix = f"test:{uuid.uuid4().hex[:12]}:"
-        self.nodes: list[EventBus] = []
-
-    @property
-    def shared(self) -> bool:
-        """Whether two nodes see each other's messages (not for in-process buses)."""
-        return self.kind == "redis"
-
-    def node(self) -> EventBus:
-        bus: EventBus
-        if self.kind == "redis":
-            assert REDIS_URL
-            bus = RedisBus(REDIS_URL, prefix=self.prefix)
-        else:
-            bus = MemoryBus()
-        self.nodes.append(bus)
-        return bus
+def _redis_bus(url: str, prefix: str) -> EventBus:
+    return RedisBus(url, prefix=prefix)
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    if request.param == "redis" and not REDIS_URL:
-        pytest.skip("set CHAPAR_TEST_REDIS_URL to run the bus contract on Redis")
-    b = Backend(request.param)
-    yield b
-    for node in b.nodes:
-        await node.close()
+@pytest.fixture(params=KINDS)
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend[EventBus]]:
+    async with open_backend(Backend(request.param, MemoryBus, _redis_bus), "bus") as b:
+        yield b
 
 
 @pytest.fixture
-def bus(backend: Backend) -> EventBus:
+def bus(backend: Backend[EventBus]) -> EventBus:
     return backend.node()
 
 
-def two_nodes(backend: Backend) -> tuple[EventBus, EventBus]:
+def two_nodes(backend: Backend[EventBus]) -> tuple[EventBus, EventBus]:
     if not backend.shared:
         pytest.skip("an in-process bus is one node: nothing to share between two")
     return backend.node(), backend.node()
@@ -162,7 +136,9 @@ async def test_publish_without_subscribers_is_fine(bus: EventBus) -> None:
     await bus.publish("nobody", b"x")
 
 
-async def test_a_message_published_on_one_node_reaches_the_others(backend: Backend) -> None:
+async def test_a_message_published_on_one_node_reaches_the_others(
+    backend: Backend[EventBus],
+) -> None:
     a, b = two_nodes(backend)
     on_a: list[bytes] = []
     on_b1: list[bytes] = []
@@ -183,7 +159,7 @@ async def test_a_message_published_on_one_node_reaches_the_others(backend: Backe
 
 
 async def test_order_per_topic_holds_for_interleaved_topics_across_nodes(
-    backend: Backend,
+    backend: Backend[EventBus],
 ) -> None:
     a, b = two_nodes(backend)
     got: dict[str, list[bytes]] = {"x": [], "y": []}
@@ -197,7 +173,9 @@ async def test_order_per_topic_holds_for_interleaved_topics_across_nodes(
     assert got["y"] == [str(i).encode() for i in range(100) if not i % 3]
 
 
-async def test_unsubscribing_on_one_node_stops_delivery_there_only(backend: Backend) -> None:
+async def test_unsubscribing_on_one_node_stops_delivery_there_only(
+    backend: Backend[EventBus],
+) -> None:
     a, b = two_nodes(backend)
     on_a: list[bytes] = []
     on_b: list[bytes] = []

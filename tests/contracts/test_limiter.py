@@ -3,61 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from chapar.adapters.memory.limiter import MemoryLimiter
 from chapar.adapters.redis.limiter import RedisLimiter
 from chapar.ports.limiter import Limit, RateLimiter
-
-REDIS_URL = os.environ.get("CHAPAR_TEST_REDIS_URL")
-
-
-class Backend:
-    """Makes limiters ("nodes") that share one backend: one Redis, or nothing for memory."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        # A key prefix per test: tests stay independent on the shared Redis.
-        self.prefix = f"test:{uuid.uuid4().hex[:12]}"
-        self.nodes: list[RateLimiter] = []
-
-    def node(self) -> RateLimiter:
-        limiter: RateLimiter
-        if self.kind == "redis":
-            assert REDIS_URL
-            limiter = RedisLimiter(REDIS_URL, prefix=self.prefix)
-        else:
-            limiter = MemoryLimiter()
-        self.nodes.append(limiter)
-        return limiter
-
-    async def close(self) -> None:
-        for node in self.nodes:
-            await node.close()
-        if self.kind == "redis":
-            assert REDIS_URL
-            async with Redis.from_url(REDIS_URL) as admin:
-                keys = [k async for k in admin.scan_iter(match=f"{self.prefix}:*")]
-                if keys:
-                    await admin.delete(*keys)
+from tests.contracts.backends import KINDS, Backend, open_backend
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    if request.param == "redis" and not REDIS_URL:
-        pytest.skip("set CHAPAR_TEST_REDIS_URL to run the limiter contract on Redis")
-    b = Backend(request.param)
-    yield b
-    await b.close()
+def _redis_limiter(url: str, prefix: str) -> RateLimiter:
+    return RedisLimiter(url, prefix=prefix + "limits")  # as app.make_limiter names it
+
+
+@pytest.fixture(params=KINDS)
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend[RateLimiter]]:
+    backend = Backend(request.param, MemoryLimiter, _redis_limiter)
+    async with open_backend(backend, "limiter") as b:
+        yield b
 
 
 @pytest.fixture
-def limiter(backend: Backend) -> RateLimiter:
+def limiter(backend: Backend[RateLimiter]) -> RateLimiter:
     return backend.node()
 
 
@@ -115,7 +83,7 @@ async def test_the_window_slides_and_the_answered_wait_is_enough(limiter: RateLi
     assert await limiter.hit("a", quick) is None
 
 
-async def test_nodes_on_one_backend_share_the_budget(backend: Backend) -> None:
+async def test_nodes_on_one_backend_share_the_budget(backend: Backend[RateLimiter]) -> None:
     if backend.kind == "memory":
         pytest.skip("an in-process limiter is one node: nothing to share between two")
     a, b = backend.node(), backend.node()

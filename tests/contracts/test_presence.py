@@ -6,68 +6,39 @@ lapsed leases are tested without sleeping.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from chapar.adapters.memory.presence import MemoryPresence
 from chapar.adapters.redis.presence import RedisPresence
 from chapar.ports.clock import ManualClock
 from chapar.ports.presence import LEASE_SECONDS, Op, Presence, Status
+from tests.contracts.backends import KINDS, Backend, open_backend
 
-REDIS_URL = os.environ.get("CHAPAR_TEST_REDIS_URL")
 T0 = 1_800_000_000
 
 
-class Backend:
-    """Makes presence adapters ("nodes") sharing one backend and one clock."""
+class PresenceBackend(Backend[Presence]):
+    """Presence nodes share one clock too."""
 
     def __init__(self, kind: str) -> None:
-        self.kind = kind
         self.clock = ManualClock(T0)
-        # A key prefix per test: tests stay independent on the shared Redis.
-        self.prefix = f"test:{uuid.uuid4().hex[:12]}:"
-        self.nodes: list[Presence] = []
-
-    @property
-    def shared(self) -> bool:
-        return self.kind == "redis"
-
-    def node(self) -> Presence:
-        p: Presence
-        if self.kind == "redis":
-            assert REDIS_URL
-            p = RedisPresence(REDIS_URL, self.clock, prefix=self.prefix)
-        else:
-            p = MemoryPresence(self.clock)
-        self.nodes.append(p)
-        return p
-
-    async def close(self) -> None:
-        for node in self.nodes:
-            await node.close()
-        if self.kind == "redis":
-            assert REDIS_URL
-            async with Redis.from_url(REDIS_URL) as admin:
-                keys = [k async for k in admin.scan_iter(match=f"{self.prefix}*")]
-                if keys:
-                    await admin.delete(*keys)
+        super().__init__(
+            kind,
+            lambda: MemoryPresence(self.clock),
+            lambda url, prefix: RedisPresence(url, self.clock, prefix=prefix),
+        )
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    if request.param == "redis" and not REDIS_URL:
-        pytest.skip("set CHAPAR_TEST_REDIS_URL to run the presence contract on Redis")
-    b = Backend(request.param)
-    yield b
-    await b.close()
+@pytest.fixture(params=KINDS)
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[PresenceBackend]:
+    async with open_backend(PresenceBackend(request.param), "presence") as b:
+        yield b
 
 
 @pytest.fixture
-def presence(backend: Backend) -> Presence:
+def presence(backend: PresenceBackend) -> Presence:
     return backend.node()
 
 
@@ -84,7 +55,7 @@ async def test_a_user_never_seen_is_offline_without_a_time(presence: Presence) -
 
 
 async def test_connect_makes_online_and_the_last_disconnect_offline(
-    backend: Backend, presence: Presence
+    backend: PresenceBackend, presence: Presence
 ) -> None:
     assert await presence.apply([Op("connect", 1, 10, "a")]) == ["online"]
     assert await status(presence, 1) == Status(online=True, expires=T0 + LEASE_SECONDS)
@@ -96,7 +67,7 @@ async def test_connect_makes_online_and_the_last_disconnect_offline(
 
 
 async def test_online_while_any_connection_of_any_session_lives(
-    backend: Backend, presence: Presence
+    backend: PresenceBackend, presence: Presence
 ) -> None:
     flips = await presence.apply(
         [Op("connect", 1, 10, "a"), Op("connect", 1, 10, "b"), Op("connect", 1, 11, "c")]
@@ -112,7 +83,7 @@ async def test_online_while_any_connection_of_any_session_lives(
 
 
 async def test_a_session_in_the_background_does_not_count(
-    backend: Backend, presence: Presence
+    backend: PresenceBackend, presence: Presence
 ) -> None:
     await presence.apply([Op("connect", 1, 10, "a"), Op("connect", 1, 10, "b")])
     backend.clock.advance(2)
@@ -132,7 +103,7 @@ async def test_a_session_in_the_background_does_not_count(
     assert not (await status(presence, 2)).online
 
 
-async def test_a_lease_lapses_unless_renewed(backend: Backend, presence: Presence) -> None:
+async def test_a_lease_lapses_unless_renewed(backend: PresenceBackend, presence: Presence) -> None:
     await presence.apply([Op("connect", 1, 10, "a"), Op("connect", 2, 20, "b")])
     for _ in range(5):  # renewed: stays online well past one lease
         backend.clock.advance(LEASE_SECONDS - 10)
@@ -149,7 +120,7 @@ async def test_a_lease_lapses_unless_renewed(backend: Backend, presence: Presenc
     assert await presence.apply([Op("refresh", 1, 10, "a")]) == ["online"]
 
 
-async def test_nodes_share_presence(backend: Backend) -> None:
+async def test_nodes_share_presence(backend: PresenceBackend) -> None:
     if not backend.shared:
         pytest.skip("in-process presence is one node: nothing to share between two")
     a, b = backend.node(), backend.node()
