@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -72,6 +73,33 @@ SENDS = [
 ]
 
 
+def grouped_and_alone(
+    make: Callable[[], Sequence[PrivateSend | ChatPost]],
+    run_many: Callable[[Tx, Any], list[Any]],
+    snapshot: Callable[[Tx], Any],
+) -> Callable[[Tx], tuple[Any, ...]]:
+    """A write that runs the operations ``make`` builds as one group, notes the results,
+    pushes and rows, rolls back, and does the same with each operation alone: both
+    outcomes, to be compared."""
+
+    def compare(tx: Tx) -> tuple[Any, ...]:
+        tx.execute("SAVEPOINT cmp")
+        grouped_ops = make()
+        grouped = run_many(tx, grouped_ops)
+        after_group = snapshot(tx)
+        tx.execute("ROLLBACK TO SAVEPOINT cmp")
+        single_ops = make()
+        single = [op(tx) for op in single_ops]
+        after_single = snapshot(tx)
+        tx.execute("RELEASE SAVEPOINT cmp")
+        return (
+            (grouped, [op.pushes for op in grouped_ops], after_group),
+            (single, [op.pushes for op in single_ops], after_single),
+        )
+
+    return compare
+
+
 def _ops() -> list[PrivateSend]:
     return [PrivateSend(f, t, text, rid, NOW + i) for i, (f, t, text, rid) in enumerate(SENDS)]
 
@@ -80,21 +108,7 @@ async def test_a_group_of_sends_writes_what_one_by_one_would(store: Store) -> No
     await store.write(_add_users)
     await store.write(PrivateSend(101, 102, "sent before the group", 5, NOW - 1))
 
-    def compare(tx: Tx) -> tuple[Any, ...]:
-        tx.execute("SAVEPOINT cmp")
-        grouped_ops = _ops()
-        grouped = PrivateSend.run_many(tx, grouped_ops)
-        after_group = _snapshot(tx)
-        tx.execute("ROLLBACK TO SAVEPOINT cmp")
-        single_ops = _ops()
-        single = [op(tx) for op in single_ops]
-        after_single = _snapshot(tx)
-        tx.execute("RELEASE SAVEPOINT cmp")
-        return (
-            (grouped, [op.pushes for op in grouped_ops], after_group),
-            (single, [op.pushes for op in single_ops], after_single),
-        )
-
+    compare = grouped_and_alone(_ops, PrivateSend.run_many, _snapshot)
     (g_res, g_push, g_rows), (s_res, s_push, s_rows) = await store.write(compare)
     assert g_rows == s_rows
     assert g_res == s_res
@@ -250,21 +264,7 @@ async def test_a_group_of_chat_posts_writes_what_one_by_one_would(store: Store) 
     await store.write(_add_chats)
     await store.write(ChatPost(SVC, 101, GROUP, "posted before the group", 5, NOW - 1))
 
-    def compare(tx: Tx) -> tuple[Any, ...]:
-        tx.execute("SAVEPOINT cmp")
-        grouped_ops = _posts()
-        grouped = ChatPost.run_many(tx, grouped_ops)
-        after_group = _chat_snapshot(tx)
-        tx.execute("ROLLBACK TO SAVEPOINT cmp")
-        single_ops = _posts()
-        single = [op(tx) for op in single_ops]
-        after_single = _chat_snapshot(tx)
-        tx.execute("RELEASE SAVEPOINT cmp")
-        return (
-            (grouped, [op.pushes for op in grouped_ops], after_group),
-            (single, [op.pushes for op in single_ops], after_single),
-        )
-
+    compare = grouped_and_alone(_posts, ChatPost.run_many, _chat_snapshot)
     (g_res, g_push, g_rows), (s_res, s_push, s_rows) = await store.write(compare)
     assert g_rows == s_rows
     assert g_res == s_res
